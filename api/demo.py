@@ -1,0 +1,407 @@
+"""Demo data: two fictional ports, the starting taxonomy of DESIGN.md and the receiving bodies.
+
+Seeding is idempotent: rows are looked up by code (zones by port and code, emergency numbers
+by port and number) and only the missing ones are inserted. Rows that already exist are left
+as they are, because an administrator may have edited them. Nothing is committed: the caller
+owns the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlmodel import Session, SQLModel, func, select
+
+from api.agencies.models import Body
+from api.i18n import N_
+from api.ports.models import EmergencyNumber, Port, Zone
+from api.taxonomy.models import Category
+
+CategoryKind = Literal["integrity", "incident"]
+ZoneKind = Literal[
+    "container_terminal",
+    "gate",
+    "berth",
+    "back_office",
+    "anchorage",
+    "port_city",
+    "warehouse",
+    "ferry_terminal",
+    "other",
+]
+BodyKind = Literal[
+    "port_authority",
+    "police",
+    "customs",
+    "border_force",
+    "coast_guard",
+    "anti_corruption",
+    "csirt",
+    "labour_inspectorate",
+    "terminal_security",
+    "prosecutor",
+    "other",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CategorySeed:
+    code: str
+    kind: CategoryKind
+    name: str
+    hint: str
+    cargo_relevant: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSeed:
+    code: str
+    name: str
+    kind: ZoneKind
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyNumberSeed:
+    label: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortSeed:
+    code: str
+    name: str
+    country: str
+    timezone: str
+    zones: tuple[ZoneSeed, ...]
+    emergency_numbers: tuple[EmergencyNumberSeed, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BodySeed:
+    code: str
+    name: str
+    kind: BodyKind
+    reporter_may_exclude: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    """How many rows of each table exist after seeding (not only the demo's own)."""
+
+    ports: int
+    zones: int
+    categories: int
+    bodies: int
+
+
+# Names are catalog msgids (see api.taxonomy.models.Category), hence N_. Position is the
+# order within a kind. cargo_relevant: the report form asks inbound/outbound/transhipment.
+TAXONOMY: tuple[CategorySeed, ...] = (
+    CategorySeed(
+        "bribery-port-staff",
+        "integrity",
+        N_("Someone offered or took a bribe in the port"),
+        N_("For example: a driver paid a planner to release or move a container."),
+        True,
+    ),
+    CategorySeed(
+        "corruption-officials",
+        "integrity",
+        N_("An official (customs, police, border) took money or favours"),
+        N_("For example: a customs officer was paid to skip the scan of a container."),
+        True,
+    ),
+    CategorySeed(
+        "intimidation",
+        "integrity",
+        N_("Workers are threatened or made to pay"),
+        N_("For example: you were told to look away, or to pay to keep your job."),
+        False,
+    ),
+    CategorySeed(
+        "union-broker-pressure",
+        "integrity",
+        N_("A union or labour broker pushes workers to do wrong"),
+        N_("For example: shifts only go to those who agree to move certain containers."),
+        False,
+    ),
+    CategorySeed(
+        "access-misuse",
+        "integrity",
+        N_("Badges, codes or logins are lent or sold"),
+        N_("For example: a colleague rents out their badge or gate PIN to outsiders."),
+        False,
+    ),
+    CategorySeed(
+        "data-leak",
+        "integrity",
+        N_("Cargo or container information is passed to outsiders"),
+        N_("For example: someone in the office sends container numbers or release codes."),
+        True,
+    ),
+    CategorySeed(
+        "trafficking-facilitation",
+        "integrity",
+        N_("Someone helps smuggle goods through the port"),
+        N_("For example: bags put into or taken out of a container (rip-on/rip-off)."),
+        True,
+    ),
+    CategorySeed(
+        "money-laundering",
+        "integrity",
+        N_("Money laundering or fake trade papers"),
+        N_("For example: invoices that do not match the cargo, or large cash payments."),
+        True,
+    ),
+    CategorySeed(
+        "conflict-of-interest",
+        "integrity",
+        N_("Someone decides on something they profit from"),
+        N_("For example: a manager gives contracts to a company owned by a relative."),
+        False,
+    ),
+    CategorySeed(
+        "trespass",
+        "incident",
+        N_("Someone is where they should not be"),
+        N_("For example: strangers walking between the stacks or climbing onto a ship."),
+        False,
+    ),
+    CategorySeed(
+        "access-control-failure",
+        "incident",
+        N_("A gate, fence or badge check does not work"),
+        N_("For example: a hole in the fence, a gate left open, a reader that lets anyone in."),
+        False,
+    ),
+    CategorySeed(
+        "seal-tampering",
+        "incident",
+        N_("A seal or cargo was tampered with"),
+        N_("For example: a broken or swapped seal, or fresh screws on a container door."),
+        True,
+    ),
+    CategorySeed(
+        "suspicious-object",
+        "incident",
+        N_("A suspicious container, vehicle or package"),
+        N_("For example: a container moved off plan, or a car waiting near the stacks."),
+        True,
+    ),
+    CategorySeed(
+        "contraband-found",
+        "incident",
+        N_("Drugs or other forbidden goods were found"),
+        N_("For example: packages found in a container, a reefer unit or a ship's hull."),
+        True,
+    ),
+    CategorySeed(
+        "theft",
+        "incident",
+        N_("Something was stolen"),
+        N_("For example: cargo, fuel, tools or equipment went missing."),
+        True,
+    ),
+    CategorySeed(
+        "stowaway-smuggling",
+        "incident",
+        N_("People hiding in cargo, a truck or on a ship"),
+        N_("For example: voices or knocking from inside a container."),
+        True,
+    ),
+    CategorySeed(
+        "cyber-incident",
+        "incident",
+        N_("Something wrong with computers, e-mail or port systems"),
+        N_("For example: a fake e-mail asking for your password, or release codes misused."),
+        True,
+    ),
+    CategorySeed(
+        "suspicious-vessel",
+        "incident",
+        N_("A suspicious ship or small boat"),
+        N_("For example: a small boat coming alongside a ship at anchor at night."),
+        False,
+    ),
+    CategorySeed(
+        "violence-threats",
+        "incident",
+        N_("Someone was attacked or threatened"),
+        N_("For example: a fight on the quay, or a threat against a worker or a guard."),
+        False,
+    ),
+    CategorySeed(
+        "infrastructure-damage",
+        "incident",
+        N_("Port equipment or buildings were damaged"),
+        N_("For example: a cut cable, a damaged crane or a broken gate barrier."),
+        False,
+    ),
+)
+
+# Fictional ports. The subscriber part of each local number starts with 0, which the Dutch
+# numbering plan never assigns, so no real line is ever called from the demo.
+PORTS: tuple[PortSeed, ...] = (
+    PortSeed(
+        code="NHV",
+        name="Port of Norderhaven",
+        country="NL",
+        timezone="Europe/Amsterdam",
+        zones=(
+            ZoneSeed("ct-north", "Container terminal North", "container_terminal"),
+            ZoneSeed("ct-south", "Container terminal South", "container_terminal"),
+            ZoneSeed("gate-main", "Main truck gate", "gate"),
+            ZoneSeed("gate-rail", "Rail gate and rail yard", "gate"),
+            ZoneSeed("quay", "Berths and quays", "berth"),
+            ZoneSeed("warehouses", "Warehouses and distribution park", "warehouse"),
+            ZoneSeed(
+                "back-office",
+                "Back office (port community system, shipping agents' offices)",
+                "back_office",
+            ),
+            ZoneSeed("anchorage", "Anchorage and approach channel", "anchorage"),
+            ZoneSeed("ferry", "Ferry and ro-ro terminal", "ferry_terminal"),
+            ZoneSeed("port-city", "Port city (streets and bars around the port)", "port_city"),
+            ZoneSeed("other", "Somewhere else in the port", "other"),
+        ),
+        emergency_numbers=(
+            EmergencyNumberSeed("Emergency (police, fire, ambulance)", "112"),
+            EmergencyNumberSeed("Harbour master – port control (VHF 14)", "+31 59 000 1400"),
+            EmergencyNumberSeed("Port security control room (24/7)", "+31 59 000 2424"),
+        ),
+    ),
+    PortSeed(
+        code="KVL",
+        name="Kaldervliet Ferry and Bulk Port",
+        country="NL",
+        timezone="Europe/Amsterdam",
+        zones=(
+            ZoneSeed("ferry", "Ferry terminal", "ferry_terminal"),
+            ZoneSeed("bulk-quay", "Bulk quay", "berth"),
+            ZoneSeed("gate", "Port gate", "gate"),
+            ZoneSeed("port-town", "Harbour town", "port_city"),
+        ),
+        emergency_numbers=(
+            EmergencyNumberSeed("Emergency (police, fire, ambulance)", "112"),
+            EmergencyNumberSeed("Harbour master – port control (VHF 12)", "+31 51 000 1200"),
+            EmergencyNumberSeed("Port security (24/7)", "+31 51 000 2400"),
+        ),
+    ),
+)
+
+# Any body can harbour the insider a report is about, so a reporter may exclude every body
+# that acts on people, the anti-corruption office included: it is the reporter's call, and
+# triage can still ask them through the case. Only the CSIRT, which handles systems, is not
+# offered, to keep the list short on a phone.
+BODIES: tuple[BodySeed, ...] = (
+    BodySeed(
+        "port-authority",
+        "Norderhaven Port Authority – harbour master's security office",
+        "port_authority",
+        True,
+    ),
+    BodySeed("police-port-unit", "Regional police – port unit", "police", True),
+    BodySeed("customs", "Customs", "customs", True),
+    BodySeed("border-force", "Border force", "border_force", True),
+    BodySeed("coast-guard", "Coast guard", "coast_guard", True),
+    BodySeed("anti-corruption", "National anti-corruption office", "anti_corruption", True),
+    BodySeed("csirt", "National CSIRT – port cyber response team", "csirt", False),
+    BodySeed("labour-inspectorate", "Labour inspectorate", "labour_inspectorate", True),
+    BodySeed(
+        "terminal-security",
+        "Terminal security (joint security of the terminal operators)",
+        "terminal_security",
+        True,
+    ),
+    BodySeed("prosecutor", "Public prosecutor's office", "prosecutor", True),
+)
+
+
+def seed_taxonomy(session: Session) -> None:
+    """Insert the categories of ``TAXONOMY`` that are missing."""
+    existing = set(session.exec(select(Category.code)).all())
+    positions: dict[str, int] = {}
+    for seed in TAXONOMY:
+        positions[seed.kind] = positions.get(seed.kind, 0) + 1
+        if seed.code not in existing:
+            session.add(
+                Category(
+                    code=seed.code,
+                    kind=seed.kind,
+                    name=seed.name,
+                    hint=seed.hint,
+                    cargo_relevant=seed.cargo_relevant,
+                    position=positions[seed.kind],
+                )
+            )
+    session.flush()
+
+
+def _seed_ports(session: Session) -> None:
+    ports = {port.code: port for port in session.exec(select(Port))}
+    for seed in PORTS:
+        if seed.code not in ports:
+            ports[seed.code] = Port(
+                code=seed.code, name=seed.name, country=seed.country, timezone=seed.timezone
+            )
+            session.add(ports[seed.code])
+    session.flush()
+
+    zones = {(zone.port_id, zone.code) for zone in session.exec(select(Zone))}
+    numbers = {(number.port_id, number.number) for number in session.exec(select(EmergencyNumber))}
+    for seed in PORTS:
+        port_id = ports[seed.code].id
+        if port_id is None:  # flushed above, so the database has given it an id
+            raise RuntimeError(f"port {seed.code} has no id after flush")
+        for position, zone in enumerate(seed.zones, start=1):
+            if (port_id, zone.code) not in zones:
+                session.add(
+                    Zone(
+                        port_id=port_id,
+                        code=zone.code,
+                        name=zone.name,
+                        kind=zone.kind,
+                        position=position,
+                    )
+                )
+        for position, number in enumerate(seed.emergency_numbers, start=1):
+            if (port_id, number.number) not in numbers:
+                session.add(
+                    EmergencyNumber(
+                        port_id=port_id, label=number.label, number=number.number, position=position
+                    )
+                )
+    session.flush()
+
+
+def _seed_bodies(session: Session) -> None:
+    existing = set(session.exec(select(Body.code)).all())
+    for seed in BODIES:
+        if seed.code not in existing:
+            session.add(
+                Body(
+                    code=seed.code,
+                    name=seed.name,
+                    kind=seed.kind,
+                    reporter_may_exclude=seed.reporter_may_exclude,
+                )
+            )
+    session.flush()
+
+
+def _count(session: Session, table: type[SQLModel]) -> int:
+    return session.exec(select(func.count()).select_from(table)).one()
+
+
+def seed_demo(session: Session) -> DemoSummary:
+    """Seed the demo ports, taxonomy and bodies where missing; the caller commits."""
+    _seed_ports(session)
+    seed_taxonomy(session)
+    _seed_bodies(session)
+    return DemoSummary(
+        ports=_count(session, Port),
+        zones=_count(session, Zone),
+        categories=_count(session, Category),
+        bodies=_count(session, Body),
+    )

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from sqlalchemy import String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Port(SQLModel, table=True):
+    __tablename__ = "port"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_type=String(16), unique=True)
+    name: str = Field(sa_type=String(120))
+    country: str = Field(sa_type=String(2))
+    timezone: str = Field(sa_type=String(64), default="UTC")
+    active: bool = True
+
+
+class Zone(SQLModel, table=True):
+    __tablename__ = "zone"
+    __table_args__ = (UniqueConstraint("port_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    port_id: int = Field(foreign_key="port.id", index=True, ondelete="CASCADE")
+    code: str = Field(sa_type=String(32))
+    name: str = Field(sa_type=String(120))
+    kind: str = Field(sa_type=String(32))
+    position: int = 0
+    active: bool = True
+
+
+class EmergencyNumber(SQLModel, table=True):
+    """A number to call when someone is in danger now, shown before anything else."""
+
+    __tablename__ = "emergency_number"
+
+    id: int | None = Field(default=None, primary_key=True)
+    port_id: int = Field(foreign_key="port.id", index=True, ondelete="CASCADE")
+    label: str = Field(sa_type=String(120))
+    number: str = Field(sa_type=String(32))
+    position: int = 0

@@ -1,0 +1,499 @@
+"""Taking in reports and letting their reporters come back with a receipt.
+
+Costly work (cleaning photos, hashing the receipt, sealing) happens before the first
+SQL statement, so a transaction is held only for the writes themselves.
+"""
+
+from __future__ import annotations
+
+import secrets
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from api.agencies import service as agencies_service
+from api.config import Settings
+from api.crypto import DecryptionError, KeyRing, derive_key, open_text, seal, seal_text
+from api.db import next_hour, to_hour
+from api.errors import FieldProblem, Invalid, Unauthorized
+from api.i18n import N_, translate
+from api.multipart import UploadedFile
+from api.ports import service as ports_service
+from api.proofs import service as proofs_service
+from api.reports import receipts
+from api.reports.files import CleanFile, clean_file
+from api.reports.models import Attachment, Message, Report, ReportExclusion, Submission
+from api.reports.schemas import (
+    AttachmentPublic,
+    Kind,
+    MessagePublic,
+    ReceiptOut,
+    ReportCreate,
+    ReporterLogin,
+    ReporterMessageIn,
+    ReporterReport,
+    ReporterToken,
+    TimelineEvent,
+)
+from api.taxonomy import service as taxonomy_service
+
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+_TOKEN_PURPOSE = "reporter-session"  # noqa: S105 - a signing label, not a secret
+_TOKEN = struct.Struct(">QIQ")
+
+STATUS_LABELS: dict[str, str] = {
+    "received": N_("Received. The team will read it soon."),
+}
+EVENT_LABELS: dict[str, str] = {
+    "received": N_("Report received"),
+}
+
+
+class Label:
+    narrative = b"report.narrative"
+    location_detail = b"report.location_detail"
+    identity = b"report.identity"
+    message = b"message.body"
+    file_name = b"attachment.name"
+    file_content = b"attachment.content"
+    receipt = b"submission.receipt"
+
+
+@dataclass(frozen=True)
+class _SealedFile:
+    media_type: str
+    byte_size: int
+    width: int
+    height: int
+    name_sealed: bytes
+    content_sealed: bytes
+
+
+def _new_reference() -> str:
+    return "R-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+
+
+def _clean_files(files: Sequence[UploadedFile], settings: Settings) -> list[tuple[str, CleanFile]]:
+    return [
+        (
+            upload.filename[:255],
+            clean_file(
+                upload.content,
+                field=f"files[{index}]",
+                max_bytes=settings.max_file_bytes,
+                max_pixels=settings.max_pixels,
+            ),
+        )
+        for index, upload in enumerate(files)
+    ]
+
+
+def _seal_files(data_key: bytes, cleaned: list[tuple[str, CleanFile]]) -> list[_SealedFile]:
+    return [
+        _SealedFile(
+            media_type=clean.media_type,
+            byte_size=len(clean.content),
+            width=clean.width,
+            height=clean.height,
+            name_sealed=seal_text(data_key, name, label=Label.file_name),
+            content_sealed=seal(data_key, clean.content, label=Label.file_content),
+        )
+        for name, clean in cleaned
+    ]
+
+
+def _add_attachments(
+    *, session: Session, report: Report, sealed_files: list[_SealedFile], now: datetime
+) -> list[Attachment]:
+    assert report.id is not None
+    attachments = []
+    for sealed in sealed_files:
+        attachment = Attachment(
+            report_id=report.id,
+            seq=report.next_attachment_seq,
+            media_type=sealed.media_type,
+            byte_size=sealed.byte_size,
+            width=sealed.width,
+            height=sealed.height,
+            name_sealed=sealed.name_sealed,
+            content_sealed=sealed.content_sealed,
+            created_hour=to_hour(now),
+        )
+        report.next_attachment_seq += 1
+        session.add(attachment)
+        attachments.append(attachment)
+    return attachments
+
+
+# Submission --------------------------------------------------------------------------------
+
+
+def _submission_key_lookup(keyring: KeyRing, submission_key: str) -> str:
+    return keyring.lookup_hash("submission", submission_key)
+
+
+def _previous_receipt(
+    *, session: Session, keyring: KeyRing, submission_key: str, now: datetime
+) -> ReceiptOut | None:
+    """The receipt of an earlier submission with the same key, if it is still kept."""
+    submission = session.get(Submission, _submission_key_lookup(keyring, submission_key))
+    if submission is None or submission.expires_hour <= now:
+        return None
+    key = derive_key(submission_key.encode(), "portline/submission-receipt/v1")
+    try:
+        return ReceiptOut.model_validate_json(
+            open_text(key, submission.receipt_sealed, label=Label.receipt)
+        )
+    except DecryptionError:
+        return None
+
+
+def _resolve_references(
+    *, session: Session, report_in: ReportCreate
+) -> tuple[int, int, int | None, list[int]]:
+    """Category, port, zone and excluded bodies by id; every unknown one is named."""
+    problems: list[FieldProblem] = []
+    category = taxonomy_service.find_category(session=session, code=report_in.category)
+    if category is None:
+        problems.append(FieldProblem("report.category", N_("This category does not exist.")))
+    elif category.kind != report_in.kind:
+        problems.append(
+            FieldProblem(
+                "report.category", N_("This category does not belong to this kind of report.")
+            )
+        )
+    port = ports_service.find_port(session=session, code=report_in.port)
+    zone_id: int | None = None
+    if port is None:
+        problems.append(FieldProblem("report.port", N_("This port does not exist.")))
+    elif report_in.zone is not None:
+        assert port.id is not None
+        zone = ports_service.find_zone(session=session, port_id=port.id, code=report_in.zone)
+        if zone is None:
+            problems.append(FieldProblem("report.zone", N_("This zone is not part of this port.")))
+        else:
+            zone_id = zone.id
+    bodies = agencies_service.find_excludable(session=session, codes=report_in.exclude_bodies)
+    for index, code in enumerate(report_in.exclude_bodies):
+        if code not in bodies:
+            problems.append(
+                FieldProblem(f"report.exclude_bodies[{index}]", N_("This body does not exist."))
+            )
+    if problems or category is None or port is None:
+        raise Invalid(
+            N_("The request has a problem in {field}."), fields=problems, field=problems[0].field
+        )
+    assert category.id is not None and port.id is not None
+    return (
+        category.id,
+        port.id,
+        zone_id,
+        [body.id for body in bodies.values() if body.id is not None],
+    )
+
+
+def submit_report(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    settings: Settings,
+    report_in: ReportCreate,
+    files: Sequence[UploadedFile],
+    now: datetime,
+) -> ReceiptOut:
+    """Store a report whole (with its files) or not at all, and return its receipt once."""
+    proofs_service.check_proof(keyring=keyring, settings=settings, proof=report_in.proof, now=now)
+    cleaned = _clean_files(files, settings)
+    receipt = receipts.new_receipt()
+    verifier = receipts.make_verifier(receipt)
+    data_key, wrapped_key = keyring.new_data_key()
+    out = ReceiptOut(receipt=receipt, reference=_new_reference())
+    identity = (
+        seal_text(data_key, report_in.identity.model_dump_json(), label=Label.identity)
+        if report_in.identity
+        else None
+    )
+    location = (
+        seal_text(data_key, report_in.location_detail, label=Label.location_detail)
+        if report_in.location_detail
+        else None
+    )
+    narrative = seal_text(data_key, report_in.narrative, label=Label.narrative)
+    sealed_files = _seal_files(data_key, cleaned)
+
+    # From here on: the database.
+    if report_in.submission_key:
+        previous = _previous_receipt(
+            session=session, keyring=keyring, submission_key=report_in.submission_key, now=now
+        )
+        if previous is not None:
+            return previous
+    proofs_service.spend_proof(session=session, settings=settings, proof=report_in.proof, now=now)
+    category_id, port_id, zone_id, excluded = _resolve_references(
+        session=session, report_in=report_in
+    )
+    try:
+        with session.begin_nested():
+            report = Report(
+                reference=out.reference,
+                kind=report_in.kind,
+                category_id=category_id,
+                port_id=port_id,
+                zone_id=zone_id,
+                occurred_on=report_in.occurred_on,
+                occurred_approximate=report_in.occurred_approximate,
+                cargo_direction=report_in.cargo_direction,
+                language=report_in.language,
+                confidential=identity is not None,
+                received_hour=to_hour(now),
+                wrapped_key=wrapped_key,
+                narrative_sealed=narrative,
+                location_detail_sealed=location,
+                identity_sealed=identity,
+                receipt_lookup=receipts.lookup_hash(keyring, receipt),
+                receipt_verifier=verifier,
+            )
+            session.add(report)
+            session.flush()
+            assert report.id is not None
+            session.add_all(
+                ReportExclusion(report_id=report.id, body_id=body_id) for body_id in excluded
+            )
+            _add_attachments(session=session, report=report, sealed_files=sealed_files, now=now)
+            if report_in.submission_key:
+                _remember_submission(
+                    session=session,
+                    keyring=keyring,
+                    settings=settings,
+                    submission_key=report_in.submission_key,
+                    report_id=report.id,
+                    receipt=out,
+                    now=now,
+                )
+            session.flush()
+    except IntegrityError:
+        # Another request with the same submission key won the race: answer as it did.
+        previous = (
+            _previous_receipt(
+                session=session, keyring=keyring, submission_key=report_in.submission_key, now=now
+            )
+            if report_in.submission_key
+            else None
+        )
+        if previous is None:
+            raise
+        return previous
+    return out
+
+
+def _remember_submission(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    settings: Settings,
+    submission_key: str,
+    report_id: int,
+    receipt: ReceiptOut,
+    now: datetime,
+) -> None:
+    session.exec(delete(Submission).where(col(Submission.expires_hour) <= now))
+    key = derive_key(submission_key.encode(), "portline/submission-receipt/v1")
+    session.add(
+        Submission(
+            key_lookup=_submission_key_lookup(keyring, submission_key),
+            report_id=report_id,
+            receipt_sealed=seal_text(key, receipt.model_dump_json(), label=Label.receipt),
+            expires_hour=next_hour(now + timedelta(hours=settings.submission_retry_hours)),
+        )
+    )
+
+
+# Coming back with a receipt ------------------------------------------------------------------
+
+
+def _not_recognised() -> Unauthorized:
+    return Unauthorized(
+        N_("This receipt was not recognised. Check the 16 digits and try again."),
+        fields=[FieldProblem("receipt", N_("This receipt was not recognised."))],
+    )
+
+
+def log_in(
+    *, session: Session, keyring: KeyRing, settings: Settings, login: ReporterLogin, now: datetime
+) -> ReporterToken:
+    """Exchange a receipt for a short-lived token; unknown and wrong look the same."""
+    proofs_service.check_proof(keyring=keyring, settings=settings, proof=login.proof, now=now)
+    receipt = receipts.normalise(login.receipt)
+    if receipt is None:
+        raise Invalid(
+            N_("A receipt has 16 digits."),
+            fields=[FieldProblem("receipt", N_("A receipt has 16 digits."))],
+        )
+    lookup = receipts.lookup_hash(keyring, receipt)
+    report = session.exec(select(Report).where(Report.receipt_lookup == lookup)).first()
+    if not receipts.verify(receipt, report.receipt_verifier if report else None):
+        raise _not_recognised()
+    assert report is not None and report.id is not None
+    proofs_service.spend_proof(session=session, settings=settings, proof=login.proof, now=now)
+    expires = int(now.timestamp()) + settings.reporter_session_seconds
+    payload = _TOKEN.pack(report.id, report.reporter_token_generation, expires)
+    return ReporterToken(
+        token=keyring.sign(_TOKEN_PURPOSE, payload), expires_in=settings.reporter_session_seconds
+    )
+
+
+def report_for_token(*, session: Session, keyring: KeyRing, token: str, now: datetime) -> Report:
+    expired = Unauthorized(N_("Your session has ended. Enter your receipt again."))
+    payload = keyring.unsign(_TOKEN_PURPOSE, token)
+    if payload is None or len(payload) != _TOKEN.size:
+        raise expired
+    report_id, generation, expires = _TOKEN.unpack(payload)
+    if expires <= now.timestamp():
+        raise expired
+    report = session.get(Report, report_id)
+    if report is None or report.reporter_token_generation != generation:
+        raise expired
+    return report
+
+
+def log_out_everywhere(*, session: Session, report: Report) -> None:
+    """Every token issued for this report stops working."""
+    session.exec(
+        update(Report)
+        .where(col(Report.id) == report.id)
+        .values(reporter_token_generation=Report.reporter_token_generation + 1)
+    )
+
+
+def _messages(session: Session, report: Report, visibility: str) -> Sequence[Message]:
+    query = (
+        select(Message)
+        .where(Message.report_id == report.id, Message.visibility == visibility)
+        .order_by(col(Message.seq))
+    )
+    return session.exec(query).all()
+
+
+def _attachments_public(session: Session, report: Report) -> list[AttachmentPublic]:
+    query = (
+        select(Attachment).where(Attachment.report_id == report.id).order_by(col(Attachment.seq))
+    )
+    return [
+        AttachmentPublic(
+            seq=attachment.seq,
+            media_type=attachment.media_type,
+            byte_size=attachment.byte_size,
+            width=attachment.width,
+            height=attachment.height,
+        )
+        for attachment in session.exec(query)
+    ]
+
+
+def reporter_view(
+    *, session: Session, keyring: KeyRing, report: Report, language: str
+) -> ReporterReport:
+    """What the reporter may see: status, public timeline, the reporter-visible thread."""
+    data_key = keyring.unwrap(report.wrapped_key)
+    category = taxonomy_service.get_category(session=session, category_id=report.category_id)
+    messages = [
+        MessagePublic(
+            seq=message.seq,
+            author="reporter" if message.author == "reporter" else "team",
+            body=open_text(data_key, message.body_sealed, label=Label.message),
+            hour=message.created_hour,
+        )
+        for message in _messages(session, report, "reporter")
+    ]
+    return ReporterReport(
+        reference=report.reference,
+        status=report.status,
+        status_label=translate(STATUS_LABELS.get(report.status, report.status), language),
+        kind=Kind(report.kind),
+        category=translate(category.name, language) if category else "",
+        received_hour=report.received_hour,
+        timeline=[
+            TimelineEvent(
+                event="received",
+                label=translate(EVENT_LABELS["received"], language),
+                hour=report.received_hour,
+            )
+        ],
+        messages=messages,
+        attachments=_attachments_public(session, report),
+    )
+
+
+def add_reporter_message(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    report: Report,
+    message_in: ReporterMessageIn,
+    now: datetime,
+) -> MessagePublic:
+    assert report.id is not None
+    data_key = keyring.unwrap(report.wrapped_key)
+    message = Message(
+        report_id=report.id,
+        seq=report.next_message_seq,
+        author="reporter",
+        visibility="reporter",
+        body_sealed=seal_text(data_key, message_in.body, label=Label.message),
+        created_hour=to_hour(now),
+    )
+    report.next_message_seq += 1
+    session.add(message)
+    session.add(report)
+    session.flush()
+    return MessagePublic(
+        seq=message.seq, author="reporter", body=message_in.body, hour=message.created_hour
+    )
+
+
+def add_reporter_attachments(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    settings: Settings,
+    report: Report,
+    files: Sequence[UploadedFile],
+    now: datetime,
+) -> list[AttachmentPublic]:
+    if not files:
+        raise Invalid(
+            N_("Choose at least one picture."),
+            fields=[FieldProblem("files", N_("Choose at least one picture."))],
+        )
+    cleaned = _clean_files(files, settings)
+    sealed_files = _seal_files(keyring.unwrap(report.wrapped_key), cleaned)
+    count = session.exec(select(Attachment.id).where(Attachment.report_id == report.id)).all()
+    if len(count) + len(sealed_files) > settings.max_files * 3:
+        raise Invalid(
+            N_("This report already has as many pictures as it can hold."),
+            fields=[
+                FieldProblem(
+                    "files", N_("This report already has as many pictures as it can hold.")
+                )
+            ],
+        )
+    attachments = _add_attachments(
+        session=session, report=report, sealed_files=sealed_files, now=now
+    )
+    session.add(report)
+    session.flush()
+    return [
+        AttachmentPublic(
+            seq=attachment.seq,
+            media_type=attachment.media_type,
+            byte_size=attachment.byte_size,
+            width=attachment.width,
+            height=attachment.height,
+        )
+        for attachment in attachments
+    ]

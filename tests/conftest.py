@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.app import create_app
+from api.config import Settings
+from api.crypto import KeyRing
+from api.deps import get_session
+from tests.databases import fresh_database
+
+
+def make_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": url,
+        "data_dir": tmp_path,
+        "key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "pow_difficulty": 0,
+        "secure_cookies": False,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def shared_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
+    """One migrated database with the demo port for the whole run; tests roll back."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as database:
+        yield database
+
+
+@pytest.fixture(scope="session")
+def settings(
+    shared_database: tuple[str, Engine], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("data"), shared_database[0])
+
+
+@pytest.fixture(scope="session")
+def engine(shared_database: tuple[str, Engine]) -> Engine:
+    return shared_database[1]
+
+
+@pytest.fixture(scope="session")
+def keyring(settings: Settings) -> KeyRing:
+    assert settings.key is not None
+    return KeyRing(base64.b64decode(settings.key))
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        with Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as test_session:
+            yield test_session
+        transaction.rollback()
+
+
+def app_for(
+    settings: Settings, engine: Engine, keyring: KeyRing, session: Session | None
+) -> FastAPI:
+    app = create_app(settings, engine=engine, keyring=keyring)
+    if session is not None:
+
+        def test_session() -> Iterator[Session]:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+        app.dependency_overrides[get_session] = test_session
+    return app
+
+
+@pytest.fixture
+def client(
+    settings: Settings, engine: Engine, keyring: KeyRing, session: Session
+) -> Iterator[TestClient]:
+    with TestClient(app_for(settings, engine, keyring, session)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_database(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A database of the test's own, where requests really commit."""
+    with fresh_database(tmp_path) as database:
+        yield database
