@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import fastapi_offline
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.config import Settings, get_settings
@@ -13,6 +20,7 @@ from api.keystore.service import open_keyring
 from api.middleware import PortlineMiddleware
 from api.public.routes import router as public_router
 from api.reports.routes import router as reports_router
+from api.reports.schemas import ReportCreate
 
 API_PREFIX = "/api/v1"
 
@@ -42,7 +50,7 @@ def create_app(
         title="Portline",
         version="1",
         description=DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         swagger_ui_parameters={"tryItOutEnabled": False},
@@ -56,6 +64,42 @@ def create_app(
     api.include_router(reports_router)
     app.include_router(api)
 
+    _document_multipart_schemas(app)
+    _serve_docs_locally(app)
     install_error_handlers(app)
     app.add_middleware(PortlineMiddleware, max_body_bytes=settings.max_request_bytes)
     return app
+
+
+def _serve_docs_locally(app: FastAPI) -> None:
+    """Swagger UI at /api/docs from files installed with Portline: no CDN request."""
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/api/docs/assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Portline API",
+            swagger_js_url="/api/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/api/docs/assets/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+
+
+def _document_multipart_schemas(app: FastAPI) -> None:
+    """Add the JSON part of the multipart report to the OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            report = ReportCreate.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(report.pop("$defs", {}))
+            components["ReportCreate"] = report
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -43,10 +43,8 @@ def _files_schema(with_report: bool) -> dict[str, Any]:
     required = []
     if with_report:
         properties["report"] = {
-            "type": "string",
-            "contentMediaType": "application/json",
-            "description": "The report as JSON (see ReportCreate).",
-            "example": ReportCreate.model_config.get("json_schema_extra", {}),
+            "$ref": "#/components/schemas/ReportCreate",
+            "description": "The report, as a JSON part.",
         }
         required.append("report")
     return {

@@ -208,6 +208,18 @@ def submit_report(
 ) -> ReceiptOut:
     """Store a report whole (with its files) or not at all, and return its receipt once."""
     proofs_service.check_proof(keyring=keyring, settings=settings, proof=report_in.proof, now=now)
+    if report_in.submission_key:
+        previous = _previous_receipt(
+            session=session, keyring=keyring, submission_key=report_in.submission_key, now=now
+        )
+        if previous is not None:
+            return previous
+    proofs_service.spend_proof(session=session, settings=settings, proof=report_in.proof, now=now)
+    # The one commit outside the request's unit of work, on purpose: the proof stays spent
+    # even if the report is refused below, and no database lock is held while photos are
+    # cleaned and the receipt is hashed.
+    session.commit()
+
     cleaned = _clean_files(files, settings)
     receipt = receipts.new_receipt()
     verifier = receipts.make_verifier(receipt)
@@ -226,14 +238,6 @@ def submit_report(
     narrative = seal_text(data_key, report_in.narrative, label=Label.narrative)
     sealed_files = _seal_files(data_key, cleaned)
 
-    # From here on: the database.
-    if report_in.submission_key:
-        previous = _previous_receipt(
-            session=session, keyring=keyring, submission_key=report_in.submission_key, now=now
-        )
-        if previous is not None:
-            return previous
-    proofs_service.spend_proof(session=session, settings=settings, proof=report_in.proof, now=now)
     category_id, port_id, zone_id, excluded = _resolve_references(
         session=session, report_in=report_in
     )
@@ -334,12 +338,15 @@ def log_in(
             N_("A receipt has 16 digits."),
             fields=[FieldProblem("receipt", N_("A receipt has 16 digits."))],
         )
+    proofs_service.spend_proof(session=session, settings=settings, proof=login.proof, now=now)
     lookup = receipts.lookup_hash(keyring, receipt)
     report = session.exec(select(Report).where(Report.receipt_lookup == lookup)).first()
+    # Committed before the verdict, on purpose: a wrong guess uses its proof up too, and
+    # no lock is held while Argon2id runs.
+    session.commit()
     if not receipts.verify(receipt, report.receipt_verifier if report else None):
         raise _not_recognised()
     assert report is not None and report.id is not None
-    proofs_service.spend_proof(session=session, settings=settings, proof=login.proof, now=now)
     expires = int(now.timestamp()) + settings.reporter_session_seconds
     payload = _TOKEN.pack(report.id, report.reporter_token_generation, expires)
     return ReporterToken(

@@ -1,0 +1,596 @@
+"""Intake benchmark (issue 2): report submissions over real HTTP against a real server.
+
+Run ``.venv/bin/python -m bench.intake [--seconds 30] [--clients 20]
+[--database sqlite|postgresql|both]``. For each database it starts ``portline serve`` in a
+child process on a fresh, migrated and seeded database and measures:
+
+- text-only submissions (``POST /api/v1/reports``) from concurrent clients: rate of 201s,
+  p50/p95/p99 latency, errors;
+- receipt login (``POST /api/v1/reporter/session``), sequentially, with receipts from the load;
+- one report with a ~3 MB, 12-megapixel phone photo, end to end;
+- a baseline: a bare FastAPI app inserting one SQLModel row per request, same load.
+
+The load generator runs in its own process (``--load``) so it shares no GIL with anything,
+and the baseline app is served from this module too (``--serve-baseline``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import math
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import create_engine, make_url, text
+from sqlmodel import Field, Session, SQLModel
+
+from tests.server import running_server
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REPORTS_PATH = "/api/v1/reports"
+SESSION_PATH = "/api/v1/reporter/session"
+BASELINE_PATH = "/rows"
+LOGIN_SAMPLES = 50
+PHOTO_TARGET_BYTES = 3_000_000
+PHOTO_SIZE = (4000, 3000)
+
+TARGET_RATE = 40.0
+TARGET_P95_MS = 400.0
+TARGET_LOGIN_P50_MS = 150.0
+
+Database = Literal["sqlite", "postgresql"]
+Target = Literal["portline", "baseline"]
+
+
+# The baseline: a bare FastAPI app that inserts one SQLModel row per request -------------------
+
+
+class BenchRow(SQLModel, table=True):
+    __tablename__ = "bench_row"
+
+    id: int | None = Field(default=None, primary_key=True)
+    body: str = Field(max_length=200)
+    created_unix: float
+
+
+class RowIn(BaseModel):
+    body: str
+
+
+class RowOut(BaseModel):
+    id: int
+
+
+def baseline_app(database_url: str) -> FastAPI:
+    """One endpoint, one row per request; the same engine settings as Portline."""
+    from api.db import make_engine
+
+    engine = make_engine(database_url)
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["bench_row"]])
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/api/v1/public/config")
+    def config() -> dict[str, str]:
+        return {}
+
+    @app.post(BASELINE_PATH, status_code=201)
+    def add_row(row_in: RowIn) -> RowOut:
+        with Session(engine) as session:
+            row = BenchRow(body=row_in.body, created_unix=time.time())
+            session.add(row)
+            session.commit()
+            assert row.id is not None
+            return RowOut(id=row.id)
+
+    return app
+
+
+def serve_baseline(port: int, database_url: str) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        baseline_app(database_url),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+    )
+    return 0
+
+
+# The load generator (a child process) ----------------------------------------------------------
+
+
+def report_payload() -> dict[str, Any]:
+    """A report as tests/factories builds it, with a fresh submission key."""
+    with warnings.catch_warnings():
+        # tests.factories imports Starlette's TestClient, which warns about httpx.
+        warnings.simplefilter("ignore")
+        from tests.factories import report_payload as factory_payload
+
+    return factory_payload(submission_key=secrets.token_urlsafe(24))
+
+
+async def _one_request(
+    client: httpx.AsyncClient, target: Target, payload: dict[str, Any]
+) -> httpx.Response:
+    if target == "portline":
+        # Exactly what tests.factories.post_report sends: a JSON ``report`` part.
+        parts = [("report", (None, json.dumps(payload).encode(), "application/json"))]
+        return await client.post(REPORTS_PATH, files=parts)
+    return await client.post(BASELINE_PATH, json={"body": payload["submission_key"]})
+
+
+async def _generate_load(url: str, target: Target, seconds: float, clients: int) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tests.factories import report_payload as factory_payload
+    template = factory_payload()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    samples: list[tuple[float, int]] = []  # (latency ms, status; 0 for a transport error)
+    receipts: list[str] = []
+    error_examples: dict[str, str] = {}
+
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+
+        async def warm_up() -> None:
+            payload = {**template, "submission_key": secrets.token_urlsafe(24)}
+            await _one_request(client, target, payload)
+
+        await asyncio.gather(*(warm_up() for _ in range(clients)))
+
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        deadline = started + seconds
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                payload = {**template, "submission_key": secrets.token_urlsafe(24)}
+                sent = time.perf_counter()
+                try:
+                    response = await _one_request(client, target, payload)
+                except httpx.HTTPError as error:
+                    samples.append(((time.perf_counter() - sent) * 1000, 0))
+                    error_examples.setdefault(type(error).__name__, repr(error)[:500])
+                    continue
+                samples.append(((time.perf_counter() - sent) * 1000, response.status_code))
+                if response.status_code == 201:
+                    if target == "portline":
+                        receipts.append(response.json()["receipt"])
+                else:
+                    error_examples.setdefault(str(response.status_code), response.text[:500])
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+    return {
+        "elapsed": elapsed,
+        "client_cpu": cpu,
+        "samples": samples,
+        "receipts": random.sample(receipts, min(len(receipts), LOGIN_SAMPLES)),
+        "error_examples": error_examples,
+    }
+
+
+# Measurements ----------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class LoadResult:
+    elapsed: float
+    client_cpu: float
+    latencies_ok: list[float]
+    statuses: Counter[int]
+    receipts: list[str]
+    error_examples: dict[str, str]
+
+    @property
+    def ok(self) -> int:
+        return self.statuses[201]
+
+    @property
+    def errors(self) -> int:
+        return sum(count for status, count in self.statuses.items() if status != 201)
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.elapsed if self.elapsed else 0.0
+
+    def p(self, fraction: float) -> float:
+        return percentile(self.latencies_ok, fraction)
+
+
+@dataclass
+class DatabaseResult:
+    database: Database
+    portline: LoadResult | None = None
+    baseline: LoadResult | None = None
+    login_ms: list[float] = field(default_factory=list)
+    login_failures: int = 0
+    photo_bytes: int = 0
+    photo_ms: float = math.nan
+    photo_status: int = 0
+
+
+def run_load(url: str, target: Target, seconds: float, clients: int) -> LoadResult:
+    """Drive the load from a separate process, so the client shares no GIL with anything."""
+    argv = [sys.executable, "-m", "bench.intake", "--load", target, "--url", url]
+    argv += ["--seconds", str(seconds), "--clients", str(clients)]
+    completed = subprocess.run(
+        argv, stdout=subprocess.PIPE, check=True, timeout=seconds + 600, cwd=Path.cwd()
+    )
+    data = json.loads(completed.stdout)
+    samples: list[list[float]] = data["samples"]
+    return LoadResult(
+        elapsed=data["elapsed"],
+        client_cpu=data["client_cpu"],
+        latencies_ok=[latency for latency, status in samples if status == 201],
+        statuses=Counter(int(status) for _latency, status in samples),
+        receipts=data["receipts"],
+        error_examples=data["error_examples"],
+    )
+
+
+def log_in_with_receipts(url: str, receipts: list[str]) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    failures = 0
+    with httpx.Client(base_url=url, timeout=60) as client:
+        if receipts:
+            client.post(SESSION_PATH, json={"receipt": receipts[0]})  # warm-up
+        for receipt in receipts:
+            sent = time.perf_counter()
+            response = client.post(SESSION_PATH, json={"receipt": receipt})
+            elapsed = (time.perf_counter() - sent) * 1000
+            if response.status_code == 200 and response.json().get("token"):
+                latencies.append(elapsed)
+            else:
+                failures += 1
+                print(f"    login failed: {response.status_code} {response.text[:300]}")
+    return latencies, failures
+
+
+def phone_photo() -> bytes:
+    """A 12-megapixel JPEG of about 3 MB with camera and GPS EXIF, like a phone's."""
+    from PIL import Image
+
+    width, height = PHOTO_SIZE
+    base = Image.merge(
+        "RGB",
+        (
+            Image.linear_gradient("L").resize(PHOTO_SIZE),
+            Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90).resize(PHOTO_SIZE),
+            Image.radial_gradient("L").resize(PHOTO_SIZE),
+        ),
+    )
+    noise = Image.merge(
+        "RGB",
+        tuple(
+            Image.effect_noise((width // 2, height // 2), sigma).resize(
+                PHOTO_SIZE, Image.Resampling.BILINEAR
+            )
+            for sigma in (40, 45, 50)
+        ),
+    )
+    picture = Image.blend(base, noise, 0.35)
+    exif = Image.Exif()
+    exif[0x010F] = "Benchphone"  # Make
+    exif[0x0110] = "BP-12"  # Model
+    exif[0x0132] = "2026:11:26 22:15:30"  # DateTime
+    gps = exif.get_ifd(0x8825)
+    gps[1] = "N"  # GPSLatitudeRef
+    gps[2] = (51.0, 26.0, 30.5)  # GPSLatitude
+    gps[3] = "E"  # GPSLongitudeRef
+    gps[4] = (4.0, 24.0, 12.25)  # GPSLongitude
+
+    def encode(quality: int) -> bytes:
+        buffer = io.BytesIO()
+        picture.save(buffer, "JPEG", quality=quality, exif=exif)
+        return buffer.getvalue()
+
+    low, high = 50, 98
+    best = encode(low)
+    while low <= high:  # the quality whose file is closest to the target size
+        quality = (low + high) // 2
+        candidate = encode(quality)
+        if abs(len(candidate) - PHOTO_TARGET_BYTES) < abs(len(best) - PHOTO_TARGET_BYTES):
+            best = candidate
+        if len(candidate) < PHOTO_TARGET_BYTES:
+            low = quality + 1
+        else:
+            high = quality - 1
+    return best
+
+
+def send_photo(url: str, photo: bytes) -> tuple[float, int, str]:
+    files = [("files", ("IMG_20261126_221530.jpg", photo, "image/jpeg"))]
+    with httpx.Client(base_url=url, timeout=120) as client:
+
+        def post() -> httpx.Response:
+            report = json.dumps(report_payload()).encode()
+            parts = [("report", (None, report, "application/json")), *files]
+            return client.post(REPORTS_PATH, files=parts)
+
+        post()  # warm-up: the connection, Pillow's decoder and encoder
+        sent = time.perf_counter()
+        response = post()
+        elapsed = (time.perf_counter() - sent) * 1000
+    return elapsed, response.status_code, response.text[:300]
+
+
+# Databases and servers -------------------------------------------------------------------------
+
+
+def _psycopg_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+@contextmanager
+def scratch_database(
+    database: Database, directory: Path, admin_url: str, prefix: str
+) -> Iterator[str]:
+    """An empty database (a SQLite file, or a new PostgreSQL database) dropped afterwards."""
+    if database == "sqlite":
+        yield f"sqlite:///{directory / f'{prefix}-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_psycopg_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield (
+                make_url(_psycopg_url(admin_url))
+                .set(database=name)
+                .render_as_string(hide_password=False)
+            )
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def prepare_portline_database(url: str) -> None:
+    """Migrate and seed the demo port, as tests.databases.fresh_database does."""
+    from api import migrate
+    from api.db import make_engine
+    from api.demo import seed_demo
+
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        with Session(engine) as session:
+            seed_demo(session)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def log_excerpt(log_path: Path, lines: int = 60) -> str:
+    content = log_path.read_text(errors="replace").splitlines()
+    interesting = [
+        index
+        for index, line in enumerate(content)
+        if any(word in line for word in ("Traceback", "ERROR", "Error", "locked", "busy"))
+    ]
+    if not interesting:
+        return "\n".join(content[-10:])
+    first = interesting[0]
+    return "\n".join(content[max(0, first - 5) : first + lines])
+
+
+def _print_load(name: str, result: LoadResult, clients: int) -> None:
+    print(
+        f"  {name}: {result.ok} x 201 in {result.elapsed:.1f} s = {result.rate:.1f} submissions/s; "
+        f"p50 {result.p(0.50):.0f} ms, p95 {result.p(0.95):.0f} ms, p99 {result.p(0.99):.0f} ms; "
+        f"errors {result.errors}"
+    )
+    print(
+        f"    client: {clients} connections, {result.client_cpu:.1f} s CPU "
+        f"({100 * result.client_cpu / result.elapsed:.0f}% of one core)"
+    )
+    if result.errors:
+        statuses = {status: count for status, count in result.statuses.items() if status != 201}
+        print(f"    non-201 statuses (0 = transport error): {statuses}")
+        for key, example in result.error_examples.items():
+            print(f"    example {key}: {example}")
+
+
+def _mark(passed: bool) -> str:
+    return "PASS" if passed else "MISS"
+
+
+def bench_database(
+    database: Database,
+    *,
+    seconds: float,
+    clients: int,
+    admin_url: str,
+    photo: bytes,
+) -> DatabaseResult:
+    from api.crypto import generate_key_text
+
+    result = DatabaseResult(database)
+    print(f"\n== {database} ==")
+    with tempfile.TemporaryDirectory(prefix="portline-bench-") as temporary:
+        directory = Path(temporary)
+
+        with scratch_database(database, directory, admin_url, "portline_bench") as url:
+            prepare_portline_database(url)
+            environment = {
+                "PORTLINE_DATABASE_URL": url,
+                "PORTLINE_DATA_DIR": str(directory / "data"),
+                "PORTLINE_KEY": generate_key_text(),
+                "PORTLINE_POW_DIFFICULTY": "0",
+                "PORTLINE_LOG_LEVEL": "WARNING",
+            }
+            log_path = directory / "portline.log"
+            with running_server(environment, log_path) as base_url:
+                load = run_load(base_url, "portline", seconds, clients)
+                result.portline = load
+                _print_load("portline", load, clients)
+                print(
+                    f"    target >= {TARGET_RATE:.0f}/s with p95 < {TARGET_P95_MS:.0f} ms: "
+                    f"{_mark(load.rate >= TARGET_RATE and load.p(0.95) < TARGET_P95_MS)}"
+                )
+
+                result.login_ms, result.login_failures = log_in_with_receipts(
+                    base_url, load.receipts
+                )
+                print(
+                    f"  receipt login ({len(result.login_ms)} sequential): "
+                    f"p50 {percentile(result.login_ms, 0.5):.0f} ms, "
+                    f"p95 {percentile(result.login_ms, 0.95):.0f} ms; "
+                    f"failures {result.login_failures}; target p50 < "
+                    f"{TARGET_LOGIN_P50_MS:.0f} ms: "
+                    f"{_mark(percentile(result.login_ms, 0.5) < TARGET_LOGIN_P50_MS)}"
+                )
+
+                result.photo_ms, result.photo_status, photo_body = send_photo(base_url, photo)
+                result.photo_bytes = len(photo)
+                print(
+                    f"  3 MB photo: {len(photo):,} bytes, {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}, "
+                    f"{result.photo_ms:.0f} ms end to end, status {result.photo_status} "
+                    f"({'PASS' if result.photo_status == 201 else 'FAIL: ' + photo_body})"
+                )
+                excerpt = log_excerpt(log_path)
+                if load.errors or result.login_failures or result.photo_status != 201:
+                    print(f"  server log excerpt:\n{excerpt}")
+                elif excerpt.strip() and "Portline is running" not in excerpt:
+                    print(f"  server log:\n{excerpt}")
+
+        with scratch_database(database, directory, admin_url, "portline_baseline") as url:
+            command = [sys.executable, "-m", "bench.intake", "--serve-baseline"]
+            command += ["--port", "{port}", "--database-url", url]
+            log_path = directory / "baseline.log"
+            with running_server({}, log_path, command=command) as base_url:
+                load = run_load(base_url, "baseline", seconds, clients)
+                result.baseline = load
+                _print_load("baseline (bare FastAPI + one SQLModel row)", load, clients)
+                if load.errors:
+                    print(f"  baseline log excerpt:\n{log_excerpt(log_path)}")
+    return result
+
+
+def markdown_table(results: list[DatabaseResult]) -> str:
+    header = (
+        "| database | Portline submissions/s | p50 ms | p95 ms | baseline submissions/s "
+        "| baseline p50 ms | baseline p95 ms | receipt login p50 ms | receipt login p95 ms "
+        "| 3 MB photo ms |"
+    )
+    rows = [header, "|" + " --- |" * 10]
+    for result in results:
+        portline, baseline = result.portline, result.baseline
+        assert portline is not None and baseline is not None
+        cells = [
+            result.database,
+            f"{portline.rate:.1f}",
+            f"{portline.p(0.5):.0f}",
+            f"{portline.p(0.95):.0f}",
+            f"{baseline.rate:.1f}",
+            f"{baseline.p(0.5):.0f}",
+            f"{baseline.p(0.95):.0f}",
+            f"{percentile(result.login_ms, 0.5):.0f}",
+            f"{percentile(result.login_ms, 0.95):.0f}",
+            f"{result.photo_ms:.0f}",
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+# Command line ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=30.0, help="load duration per server")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
+    parser.add_argument(
+        "--database", choices=["sqlite", "postgresql", "both"], default="both", help="which"
+    )
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("PORTLINE_BENCH_PG_URL", DEFAULT_ADMIN_URL),
+        help="a PostgreSQL URL that may create databases",
+    )
+    # Internal: the child processes.
+    parser.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--load", choices=["portline", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", default="", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.serve_baseline:
+        return serve_baseline(args.port, args.database_url)
+    if args.load:
+        target: Target = "portline" if args.load == "portline" else "baseline"
+        outcome = asyncio.run(_generate_load(args.url, target, args.seconds, args.clients))
+        json.dump(outcome, sys.stdout)
+        return 0
+
+    databases: list[Database] = (
+        ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    )
+    print(
+        f"Intake benchmark: {args.clients} clients, {args.seconds:g} s per server, "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+    )
+    photo = phone_photo()
+    print(f"Photo: {len(photo):,} bytes, {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG with GPS EXIF")
+    results = [
+        bench_database(
+            database,
+            seconds=args.seconds,
+            clients=args.clients,
+            admin_url=args.admin_url,
+            photo=photo,
+        )
+        for database in databases
+    ]
+    print(f"\nTargets: >= {TARGET_RATE:.0f} submissions/s with p95 < {TARGET_P95_MS:.0f} ms; ")
+    print(f"receipt login p50 < {TARGET_LOGIN_P50_MS:.0f} ms.\n")
+    for result in results:
+        assert result.portline is not None
+        sustained = result.portline.rate >= TARGET_RATE and result.portline.p(0.95) < TARGET_P95_MS
+        login = percentile(result.login_ms, 0.5) < TARGET_LOGIN_P50_MS
+        print(f"{result.database}: intake {_mark(sustained)}, receipt login {_mark(login)}")
+    print()
+    print(markdown_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

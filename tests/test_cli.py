@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.config import SettingsError, load_settings
+from tests.server import running_server
+
+
+def portline(*args: str, data_dir: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PORTLINE_")}
+    env.update({"PORTLINE_DATA_DIR": str(data_dir), **environment})
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+class TestSettings:
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [
+            ("PORTLINE_POW_DIFFICULTY", "lots"),
+            ("PORTLINE_POW_DIFFICULTY", "-1"),
+            ("PORTLINE_DATABASE_URL", "mysql://root@localhost/portline"),
+            ("PORTLINE_MAX_FILES", "many"),
+            ("PORTLINE_LOG_LEVEL", "LOUD"),
+        ],
+    )
+    def test_a_bad_value_is_named_at_start(
+        self, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+    ) -> None:
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(SettingsError, match=variable):
+            load_settings()
+
+    def test_the_command_stops_with_the_message_and_no_traceback(self, tmp_path: Path) -> None:
+        result = portline("db", "upgrade", data_dir=tmp_path, PORTLINE_POW_DIFFICULTY="lots")
+        assert result.returncode == 2
+        assert "PORTLINE_POW_DIFFICULTY" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_the_defaults_put_sqlite_and_the_key_in_the_data_directory(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        for variable in list(os.environ):
+            if variable.startswith("PORTLINE_"):
+                monkeypatch.delenv(variable)
+        monkeypatch.setenv("PORTLINE_DATA_DIR", str(tmp_path))
+        settings = load_settings()
+        assert settings.effective_database_url == f"sqlite:///{tmp_path / 'portline.db'}"
+        assert settings.effective_key_file == tmp_path / "portline.key"
+        assert settings.pow_difficulty > 0
+
+
+class TestCommands:
+    def test_db_upgrade_creates_the_schema(self, tmp_path: Path) -> None:
+        result = portline("db", "upgrade", data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "portline.db").exists()
+
+    def test_demo_seeds_the_demo_port_once(self, tmp_path: Path) -> None:
+        first = portline("demo", data_dir=tmp_path)
+        second = portline("demo", data_dir=tmp_path)
+        assert first.returncode == second.returncode == 0, first.stderr
+        assert "2 ports, 15 zones, 20 categories, 10 receiving bodies" in first.stdout
+        assert first.stdout == second.stdout
+        assert (tmp_path / "portline.key").stat().st_mode & 0o077 == 0
+
+    def test_serve_migrates_an_empty_data_directory_then_serves(self, tmp_path: Path) -> None:
+        environment = {"PORTLINE_DATA_DIR": str(tmp_path / "fresh"), "PORTLINE_DATABASE_URL": ""}
+        with running_server(environment, tmp_path / "serve.log") as base_url:
+            config = httpx.get(f"{base_url}/api/v1/public/config").json()
+        assert config["ports"] == []  # migrated, not seeded
+        assert len(config["languages"]) == 8
