@@ -35,7 +35,6 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=40_000_000, ge=10_000, le=200_000_000)
     reporter_session_seconds: int = Field(default=1800, ge=60, le=86_400)
     submission_retry_hours: int = Field(default=72, ge=1, le=720)
-    secure_cookies: bool = True
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("database_url")

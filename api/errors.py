@@ -95,11 +95,6 @@ class HeadersTooLarge(DomainError):
     code = "headers_too_large"
 
 
-class TooManyRequests(DomainError):
-    status = 429
-    code = "too_many_requests"
-
-
 def invalid_field(field_path: str, message: str, **params: object) -> Invalid:
     """The common case: one field is wrong."""
     return Invalid(

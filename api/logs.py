@@ -28,9 +28,3 @@ def logging_config(level: str) -> dict[str, Any]:
         },
     }
 
-
-def configure(level: str) -> None:
-    import logging.config
-
-    logging.config.dictConfig(logging_config(level))
-    logging.getLogger("portline").debug("logging configured")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,6 @@ def make_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
         "data_dir": tmp_path,
         "key": base64.b64encode(secrets.token_bytes(32)).decode(),
         "pow_difficulty": 0,
-        "secure_cookies": False,
     }
     values.update(overrides)
     return Settings.model_validate(values)
@@ -91,6 +91,21 @@ def client(
 ) -> Iterator[TestClient]:
     with TestClient(app_for(settings, engine, keyring, session)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client_with(
+    engine: Engine, keyring: KeyRing, session: Session, settings: Settings
+) -> Callable[..., AbstractContextManager[TestClient]]:
+    """A client of an app whose settings differ from the defaults by ``overrides``."""
+
+    @contextmanager
+    def open_client(**overrides: object) -> Iterator[TestClient]:
+        changed = settings.model_copy(update=overrides)
+        with TestClient(app_for(changed, engine, keyring, session)) as test_client:
+            yield test_client
+
+    return open_client
 
 
 @pytest.fixture

@@ -3,38 +3,34 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from api.config import Settings
 from api.crypto import KeyRing
 from api.proofs.service import issue_challenge, leading_zero_bits, solve
 from api.reports.models import Report
-from tests.conftest import app_for, make_settings
 from tests.factories import post_report, report_payload
 
 DIFFICULTY = 10
 
 
 @pytest.fixture
-def pow_settings(
-    shared_database: tuple[str, Engine], tmp_path: Path, settings: Settings
-) -> Settings:
-    return make_settings(tmp_path, shared_database[0], key=settings.key, pow_difficulty=DIFFICULTY)
+def pow_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"pow_difficulty": DIFFICULTY})
 
 
 @pytest.fixture
 def pow_client(
-    pow_settings: Settings, engine: Engine, keyring: KeyRing, session: Session
+    client_with: Callable[..., AbstractContextManager[TestClient]],
 ) -> Iterator[TestClient]:
-    with TestClient(app_for(pow_settings, engine, keyring, session)) as client:
+    with client_with(pow_difficulty=DIFFICULTY) as client:
         yield client
 
 

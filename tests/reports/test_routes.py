@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlmodel import Session, col, func, select
 
 from api.crypto import KeyRing, open_sealed, open_text
 from api.reports.models import Attachment, Message, Report, ReportExclusion, Submission
 from api.reports.service import Label
 from tests.factories import jpeg_bytes, log_in, post_report, report_payload, submission_key
+from tests.reports.test_files import MARKERS, gps_exif, phone_jpeg, png_header_only, quadrants
 
 
 def count(session: Session, model: type[Report] | type[Attachment] | type[Message]) -> int:
@@ -249,3 +252,38 @@ class TestComingBack:
             )
             == "a.jpg"
         )
+
+
+class TestStoredPhotos:
+    def test_the_stored_photo_has_no_gps_exif_xmp_or_comment(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        dirty = phone_jpeg(quadrants((80, 60)), gps_exif())
+        assert b"MARKER-XMP" in dirty and b"MARKER-COMMENT" in dirty
+        response = post_report(client, files=[("IMG_2231.jpg", dirty, "image/jpeg")])
+        assert response.status_code == 201, response.text
+        report = session.exec(
+            select(Report).where(Report.reference == response.json()["reference"])
+        ).one()
+        attachment = session.exec(select(Attachment).where(Attachment.report_id == report.id)).one()
+        stored = open_sealed(
+            keyring.unwrap(report.wrapped_key), attachment.content_sealed, label=Label.file_content
+        )
+        for marker in MARKERS:
+            assert marker not in stored, marker
+        picture = Image.open(io.BytesIO(stored))
+        assert not picture.getexif()
+        assert not {"exif", "xmp", "comment", "icc_profile"} & set(picture.info)
+        assert picture.size == (80, 60)
+
+    def test_a_decompression_bomb_is_refused_and_nothing_is_stored(
+        self, client: TestClient, session: Session
+    ) -> None:
+        before = count(session, Report)
+        response = post_report(
+            client, files=[("bomb.png", png_header_only(30_000, 30_000), "image/png")]
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["fields"][0]["field"] == "files[0]"
+        assert "pixels" in response.json()["error"]["fields"][0]["message"]
+        assert count(session, Report) == before

@@ -1,0 +1,1 @@
+"""The staff console: triage, referrals, administration and audit."""

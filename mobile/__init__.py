@@ -1,0 +1,1 @@
+"""The reporter's web client: server-rendered pages with progressive enhancement."""
