@@ -104,11 +104,7 @@ class PortlineMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                headers = [
-                    (key, value)
-                    for key, value in message.get("headers", [])
-                    if key.lower() != b"set-cookie" or not path.startswith("/api/")
-                ]
+                headers = list(message.get("headers", []))
                 headers.extend(SECURITY_HEADERS)
                 if path.startswith("/api/") and not path.startswith(self.docs_prefix):
                     headers.append((b"content-security-policy", API_CSP))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -309,3 +311,23 @@ def test_malformed_request_is_refused_with_a_named_field_and_nothing_is_stored(
     assert field in [problem["field"] for problem in error.get("fields", [])], error
     assert "Traceback" not in response.text
     assert stored() == before
+
+
+def test_a_streamed_body_over_the_limit_is_cut_off_with_413(
+    client_with: Callable[..., AbstractContextManager[TestClient]], session: Session
+) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n\r\n'
+        for _ in range(100):
+            yield b"\xff" * 10_000
+
+    before = session.exec(select(func.count()).select_from(Report)).one()
+    with client_with(max_files=1, max_file_bytes=1024) as client:
+        response = client.post(
+            "/api/v1/reports",
+            content=chunks(),
+            headers={"content-type": "multipart/form-data; boundary=x"},
+        )
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["fields"][0]["field"] == "body"
+    assert session.exec(select(func.count()).select_from(Report)).one() == before
