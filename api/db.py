@@ -7,11 +7,12 @@ transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers wait for one a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, event
+from sqlalchemy import Connection, DateTime, Dialect, Engine, MetaData, TypeDecorator, event
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -34,7 +35,20 @@ def next_hour(moment: datetime) -> datetime:
     return floor if floor == moment else floor + timedelta(hours=1)
 
 
+_WRITER_LOCK_KEY = "portline.sqlite_writer_lock"
+
+
 def _configure_sqlite(engine: Engine) -> None:
+    # SQLite lets one writer in at a time and makes the others sleep and retry in no
+    # order, so under load some requests lose again and again (seconds of tail latency).
+    # Queueing this process's transactions on a lock first keeps the wait short and fair;
+    # busy_timeout still covers other processes.
+    writer_lock = threading.Lock()
+
+    def _release(info: dict[Any, Any]) -> None:
+        if info.pop(_WRITER_LOCK_KEY, False):
+            writer_lock.release()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control from pysqlite so BEGIN IMMEDIATE and savepoints work.
@@ -47,8 +61,20 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
+    def _on_begin(connection: Connection) -> None:
+        if not writer_lock.acquire(timeout=30):
+            raise TimeoutError("the database stayed busy for 30 s")
+        connection.info[_WRITER_LOCK_KEY] = True
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Connection) -> None:
+        _release(connection.info)
+
+    @event.listens_for(engine.pool, "reset")
+    def _on_reset(_dbapi_connection: Any, record: ConnectionPoolEntry, _state: Any) -> None:
+        _release(record.info)
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -60,7 +86,7 @@ def make_engine(url: str, **options: Any) -> Engine:
         return engine
     options.setdefault("pool_size", 20)
     options.setdefault("max_overflow", 10)
-    options.setdefault("pool_pre_ping", True)
+    options.setdefault("pool_recycle", 1800)
     return create_engine(url, **options)
 
 
