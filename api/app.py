@@ -21,6 +21,7 @@ from api.middleware import PortlineMiddleware
 from api.public.routes import router as public_router
 from api.reports.routes import router as reports_router
 from api.reports.schemas import ReportCreate
+from mobile.routes import router as mobile_router
 
 API_PREFIX = "/api/v1"
 
@@ -63,6 +64,7 @@ def create_app(
     api.include_router(public_router)
     api.include_router(reports_router)
     app.include_router(api)
+    app.include_router(mobile_router)
 
     _document_multipart_schemas(app)
     _serve_docs_locally(app)

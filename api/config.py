@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=40_000_000, ge=10_000, le=200_000_000)
     reporter_session_seconds: int = Field(default=1800, ge=60, le=86_400)
     submission_retry_hours: int = Field(default=72, ge=1, le=720)
+    no_js_reports_per_minute: int = Field(default=30, ge=1, le=10_000)
+    no_js_logins_per_minute: int = Field(default=60, ge=1, le=10_000)
+    quick_exit_url: str = Field(
+        default="https://www.wikipedia.org/", pattern=r"^https?://", max_length=300
+    )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("database_url")

@@ -105,7 +105,8 @@ class PortlineMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
-                headers.extend(SECURITY_HEADERS)
+                present = {key.lower() for key, _value in headers}
+                headers.extend(item for item in SECURITY_HEADERS if item[0] not in present)
                 if path.startswith("/api/") and not path.startswith(self.docs_prefix):
                     headers.append((b"content-security-policy", API_CSP))
                     headers.append((b"cache-control", b"no-store"))

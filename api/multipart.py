@@ -27,8 +27,13 @@ class UploadedFile:
 
 @dataclass(frozen=True)
 class MultipartBody:
-    texts: dict[str, str]
+    fields: list[tuple[str, str]]  # every text part, in order (checkboxes repeat a name)
     files: list[UploadedFile]
+
+    @property
+    def texts(self) -> dict[str, str]:
+        """Text parts by name; the last one wins where a name repeats."""
+        return dict(self.fields)
 
 
 _MAX_TEXT_PART = 256 * 1024
@@ -56,7 +61,7 @@ class _StrictParser(MultiPartParser):
             request.headers,
             request.stream(),
             max_files=float("inf"),
-            max_fields=20,
+            max_fields=200,
             max_part_size=_MAX_TEXT_PART + 1,
         )
         self.file_limit = max_files
@@ -111,14 +116,16 @@ async def read_multipart(
             N_("The upload could not be read."),
             fields=[FieldProblem("body", N_("This is not valid multipart/form-data."))],
         ) from None
-    texts: dict[str, str] = {}
+    fields: list[tuple[str, str]] = []
     files: list[UploadedFile] = []
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
-            files.append(UploadedFile(name, value.filename or "", await value.read()))
+            content = await value.read()
             await value.close()
+            if content or value.filename:  # a form's empty file input sends an empty part
+                files.append(UploadedFile(name, value.filename or "", content))
         else:
-            texts[name] = value
+            fields.append((name, value))
     for index, upload in enumerate(files):
         if upload.field != file_field:
             raise invalid_field(
@@ -135,7 +142,7 @@ async def read_multipart(
                     )
                 ],
             )
-    return MultipartBody(texts, files)
+    return MultipartBody(fields, files)
 
 
 def _too_many_files(file_field: str, max_files: int) -> TooLarge:

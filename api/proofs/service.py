@@ -1,8 +1,9 @@
-"""Hashcash-style proof of work: abuse protection that needs no IP address.
+"""Abuse protection that needs no IP address.
 
-A challenge is signed by the server and carries its own expiry and difficulty, so
-issuing one stores nothing. A proof is spent once: its challenge's hash is kept until
-the challenge would have expired anyway.
+With JavaScript, a hashcash-style proof of work: a challenge is signed by the server and
+carries its own expiry and difficulty, so issuing one stores nothing. Without
+JavaScript, a single-use form token and a global rate guard. Either is spent once: its
+hash is kept until it would have expired anyway.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import struct
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
@@ -19,23 +21,40 @@ from sqlmodel import Session, col
 from api.config import Settings
 from api.crypto import KeyRing
 from api.db import next_hour
-from api.errors import FieldProblem, Invalid
+from api.errors import DomainError, FieldProblem, Invalid
 from api.i18n import N_
-from api.proofs.models import SpentProof
+from api.proofs.models import RateWindow, SpentProof
 from api.proofs.schemas import ChallengePublic, ProofIn
 
 _PURPOSE = "proof-of-work"
 _PAYLOAD = struct.Struct(">16sQB")
+_FORM_PURPOSE = "form-token"
+_FORM_PAYLOAD = struct.Struct(">16sQ")
+FORM_TOKEN_TTL = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class FormGuard:
+    """What guards a request sent without JavaScript: a form token and a rate bucket."""
+
+    token: str
+    bucket: str
+    per_minute: int
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
 
 
 class ProofRejected(Invalid):
     code = "proof_rejected"
 
 
-def _rejected(message: str) -> ProofRejected:
+def _rejected(message: str, field: str = "proof") -> ProofRejected:
     return ProofRejected(
         N_("The anti-abuse check failed; the app gets a new one and tries again."),
-        fields=[FieldProblem("proof", message)],
+        fields=[FieldProblem(field, message)],
     )
 
 
@@ -83,18 +102,107 @@ def spend_proof(
     """Record a checked proof as used; a second use is refused."""
     if settings.pow_difficulty == 0 or proof is None:
         return
+    _spend(
+        session,
+        proof.challenge,
+        now=now,
+        expires_at=now + timedelta(seconds=settings.pow_ttl_seconds),
+        field="proof",
+    )
+
+
+def _spend(
+    session: Session, token: str, *, now: datetime, expires_at: datetime, field: str
+) -> None:
     session.exec(delete(SpentProof).where(col(SpentProof.expires_hour) < now))
-    challenge_hash = hashlib.sha256(proof.challenge.encode()).hexdigest()
-    if session.get(SpentProof, challenge_hash) is not None:
-        raise _rejected(N_("This challenge has already been used."))
-    expires_at = now + timedelta(seconds=settings.pow_ttl_seconds)
+    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    if session.get(SpentProof, token_hash) is not None:
+        raise _rejected(N_("This challenge has already been used."), field)
     try:
         with session.begin_nested():
-            session.add(
-                SpentProof(challenge_hash=challenge_hash, expires_hour=next_hour(expires_at))
-            )
+            session.add(SpentProof(challenge_hash=token_hash, expires_hour=next_hour(expires_at)))
     except IntegrityError:
-        raise _rejected(N_("This challenge has already been used.")) from None
+        raise _rejected(N_("This challenge has already been used."), field) from None
+
+
+# Without JavaScript ---------------------------------------------------------------------
+
+
+def issue_form_token(*, keyring: KeyRing, now: datetime) -> str:
+    expires_at = now + FORM_TOKEN_TTL
+    return keyring.sign(
+        _FORM_PURPOSE, _FORM_PAYLOAD.pack(secrets.token_bytes(16), int(expires_at.timestamp()))
+    )
+
+
+def check_form_token(*, keyring: KeyRing, form: FormGuard, now: datetime) -> None:
+    payload = keyring.unsign(_FORM_PURPOSE, form.token)
+    if payload is None or len(payload) != _FORM_PAYLOAD.size:
+        raise _rejected(N_("This form was not issued by this server."), "form_token")
+    _nonce, expires_unix = _FORM_PAYLOAD.unpack(payload)
+    if expires_unix <= now.timestamp():
+        raise _rejected(N_("This form has expired."), "form_token")
+
+
+def spend_form_token(*, session: Session, form: FormGuard, now: datetime) -> None:
+    """Use the form token up and count the request against the global rate guard."""
+    _take_from_rate_guard(session, form.bucket, form.per_minute, now)
+    _spend(session, form.token, now=now, expires_at=now + FORM_TOKEN_TTL, field="form_token")
+
+
+def _take_from_rate_guard(session: Session, bucket: str, per_minute: int, now: datetime) -> None:
+    window_start = now.replace(second=0, microsecond=0)
+    window = session.get(RateWindow, bucket, with_for_update=True)
+    if window is None:
+        try:
+            with session.begin_nested():
+                session.add(RateWindow(bucket=bucket, window_start=window_start, count=1))
+            return
+        except IntegrityError:
+            window = session.get(RateWindow, bucket, with_for_update=True, populate_existing=True)
+            assert window is not None
+    if window.window_start != window_start:
+        window.window_start, window.count = window_start, 0
+    if window.count >= per_minute:
+        raise TooManyRequests(
+            N_("Many reports are arriving right now. Please wait a minute and send again."),
+            headers={"Retry-After": "60"},
+        )
+    window.count += 1
+    session.add(window)
+    session.flush()
+
+
+# Either way -----------------------------------------------------------------------------
+
+
+def check_guard(
+    *,
+    keyring: KeyRing,
+    settings: Settings,
+    proof: ProofIn | None,
+    form: FormGuard | None,
+    now: datetime,
+) -> None:
+    """The cheap checks, before any database work: a proof of work, or a form token."""
+    if form is not None:
+        check_form_token(keyring=keyring, form=form, now=now)
+    else:
+        check_proof(keyring=keyring, settings=settings, proof=proof, now=now)
+
+
+def spend_guard(
+    *,
+    session: Session,
+    settings: Settings,
+    proof: ProofIn | None,
+    form: FormGuard | None,
+    now: datetime,
+) -> None:
+    if form is not None:
+        spend_form_token(session=session, form=form, now=now)
+    else:
+        spend_proof(session=session, settings=settings, proof=proof, now=now)
 
 
 def solve(challenge: str, difficulty: int) -> str:

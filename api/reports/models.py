@@ -90,3 +90,23 @@ class Submission(SQLModel, table=True):
     report_id: int = Field(foreign_key="report.id", index=True, ondelete="CASCADE")
     receipt_sealed: bytes = Field(sa_type=LargeBinary)
     expires_hour: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class DraftAttachment(SQLModel, table=True):
+    """A photo chosen on a report form sent without JavaScript, waiting for the report.
+
+    Sealed under a key derived from the draft token that only the reporter's form holds,
+    so the server cannot open it until the report is sent; removed at sending or expiry."""
+
+    __tablename__ = "draft_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    draft_lookup: str = Field(sa_type=String(64), index=True)
+    seq: int
+    media_type: str = Field(sa_type=String(32))
+    byte_size: int
+    width: int
+    height: int
+    name_sealed: bytes = Field(sa_type=LargeBinary)
+    content_sealed: bytes = Field(sa_type=LargeBinary)
+    expires_hour: datetime = Field(sa_type=UTCDateTime, index=True)

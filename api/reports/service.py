@@ -18,16 +18,32 @@ from sqlmodel import Session, col, select
 
 from api.agencies import service as agencies_service
 from api.config import Settings
-from api.crypto import DecryptionError, KeyRing, derive_key, open_text, seal, seal_text
+from api.crypto import (
+    DecryptionError,
+    KeyRing,
+    derive_key,
+    open_sealed,
+    open_text,
+    seal,
+    seal_text,
+)
 from api.db import next_hour, to_hour
 from api.errors import FieldProblem, Invalid, Unauthorized
 from api.i18n import N_, translate
 from api.multipart import UploadedFile
 from api.ports import service as ports_service
 from api.proofs import service as proofs_service
+from api.proofs.service import FormGuard
 from api.reports import receipts
 from api.reports.files import CleanFile, clean_file
-from api.reports.models import Attachment, Message, Report, ReportExclusion, Submission
+from api.reports.models import (
+    Attachment,
+    DraftAttachment,
+    Message,
+    Report,
+    ReportExclusion,
+    Submission,
+)
 from api.reports.schemas import (
     AttachmentPublic,
     Kind,
@@ -130,6 +146,139 @@ def _add_attachments(
     return attachments
 
 
+# Photos of a form sent without JavaScript ----------------------------------------------------
+
+DRAFT_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class DraftFile:
+    seq: int
+    name: str
+    media_type: str
+    byte_size: int
+
+
+def _draft_key(draft_token: str) -> bytes:
+    return derive_key(draft_token.encode(), "portline/draft-attachments/v1")
+
+
+def _draft_rows(session: Session, keyring: KeyRing, draft_token: str) -> Sequence[DraftAttachment]:
+    lookup = keyring.lookup_hash("draft", draft_token)
+    query = (
+        select(DraftAttachment)
+        .where(DraftAttachment.draft_lookup == lookup)
+        .order_by(col(DraftAttachment.seq))
+    )
+    return session.exec(query).all()
+
+
+def new_draft_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def add_draft_files(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    settings: Settings,
+    draft_token: str,
+    files: Sequence[UploadedFile],
+    now: datetime,
+) -> list[DraftFile]:
+    """Clean and keep photos for a report not sent yet; they are sealed for the form only."""
+    cleaned = _clean_files(files, settings)
+    key = _draft_key(draft_token)
+    sealed = _seal_files(key, cleaned)
+    session.exec(delete(DraftAttachment).where(col(DraftAttachment.expires_hour) < now))
+    existing = _draft_rows(session, keyring, draft_token)
+    if len(existing) + len(sealed) > settings.max_files:
+        raise Invalid(
+            N_("At most {limit} files can be sent."),
+            fields=[
+                FieldProblem(
+                    "files", N_("At most {limit} files can be sent."), {"limit": settings.max_files}
+                )
+            ],
+            limit=settings.max_files,
+        )
+    next_seq = max((row.seq for row in existing), default=0) + 1
+    for offset, file in enumerate(sealed):
+        session.add(
+            DraftAttachment(
+                draft_lookup=keyring.lookup_hash("draft", draft_token),
+                seq=next_seq + offset,
+                media_type=file.media_type,
+                byte_size=file.byte_size,
+                width=file.width,
+                height=file.height,
+                name_sealed=file.name_sealed,
+                content_sealed=file.content_sealed,
+                expires_hour=next_hour(now + DRAFT_TTL),
+            )
+        )
+    session.flush()
+    return draft_files(session=session, keyring=keyring, draft_token=draft_token)
+
+
+def draft_files(*, session: Session, keyring: KeyRing, draft_token: str | None) -> list[DraftFile]:
+    if not draft_token:
+        return []
+    key = _draft_key(draft_token)
+    return [
+        DraftFile(
+            seq=row.seq,
+            name=open_text(key, row.name_sealed, label=Label.file_name),
+            media_type=row.media_type,
+            byte_size=row.byte_size,
+        )
+        for row in _draft_rows(session, keyring, draft_token)
+    ]
+
+
+def remove_draft_file(*, session: Session, keyring: KeyRing, draft_token: str, seq: int) -> None:
+    lookup = keyring.lookup_hash("draft", draft_token)
+    session.exec(
+        delete(DraftAttachment).where(
+            col(DraftAttachment.draft_lookup) == lookup, col(DraftAttachment.seq) == seq
+        )
+    )
+
+
+def _load_draft(
+    *, session: Session, keyring: KeyRing, draft_token: str | None
+) -> tuple[bytes, list[DraftAttachment]]:
+    if not draft_token:
+        return b"", []
+    return _draft_key(draft_token), list(_draft_rows(session, keyring, draft_token))
+
+
+def _reseal_draft(
+    data_key: bytes, drafted: tuple[bytes, list[DraftAttachment]]
+) -> list[_SealedFile]:
+    """Move drafted photos under the report's own data key."""
+    draft_key, rows = drafted
+    return [
+        _SealedFile(
+            media_type=row.media_type,
+            byte_size=row.byte_size,
+            width=row.width,
+            height=row.height,
+            name_sealed=seal(
+                data_key,
+                open_sealed(draft_key, row.name_sealed, label=Label.file_name),
+                label=Label.file_name,
+            ),
+            content_sealed=seal(
+                data_key,
+                open_sealed(draft_key, row.content_sealed, label=Label.file_content),
+                label=Label.file_content,
+            ),
+        )
+        for row in rows
+    ]
+
+
 # Submission --------------------------------------------------------------------------------
 
 
@@ -205,16 +354,26 @@ def submit_report(
     report_in: ReportCreate,
     files: Sequence[UploadedFile],
     now: datetime,
+    form: FormGuard | None = None,
+    draft_token: str | None = None,
 ) -> ReceiptOut:
-    """Store a report whole (with its files) or not at all, and return its receipt once."""
-    proofs_service.check_proof(keyring=keyring, settings=settings, proof=report_in.proof, now=now)
+    """Store a report whole (with its files) or not at all, and return its receipt once.
+
+    ``form`` replaces the proof of work for the no-JavaScript path, whose photos wait in
+    the draft that ``draft_token`` opens."""
+    proofs_service.check_guard(
+        keyring=keyring, settings=settings, proof=report_in.proof, form=form, now=now
+    )
     if report_in.submission_key:
         previous = _previous_receipt(
             session=session, keyring=keyring, submission_key=report_in.submission_key, now=now
         )
         if previous is not None:
             return previous
-    proofs_service.spend_proof(session=session, settings=settings, proof=report_in.proof, now=now)
+    proofs_service.spend_guard(
+        session=session, settings=settings, proof=report_in.proof, form=form, now=now
+    )
+    drafted = _load_draft(session=session, keyring=keyring, draft_token=draft_token)
     # The one commit outside the request's unit of work, on purpose: the proof stays spent
     # even if the report is refused below, and no database lock is held while photos are
     # cleaned and the receipt is hashed.
@@ -236,7 +395,7 @@ def submit_report(
         else None
     )
     narrative = seal_text(data_key, report_in.narrative, label=Label.narrative)
-    sealed_files = _seal_files(data_key, cleaned)
+    sealed_files = _reseal_draft(data_key, drafted) + _seal_files(data_key, cleaned)
 
     category_id, port_id, zone_id, excluded = _resolve_references(
         session=session, report_in=report_in
@@ -269,6 +428,11 @@ def submit_report(
                 ReportExclusion(report_id=report.id, body_id=body_id) for body_id in excluded
             )
             _add_attachments(session=session, report=report, sealed_files=sealed_files, now=now)
+            if draft_token:
+                lookup = keyring.lookup_hash("draft", draft_token)
+                session.exec(
+                    delete(DraftAttachment).where(col(DraftAttachment.draft_lookup) == lookup)
+                )
             if report_in.submission_key:
                 _remember_submission(
                     session=session,
@@ -328,17 +492,27 @@ def _not_recognised() -> Unauthorized:
 
 
 def log_in(
-    *, session: Session, keyring: KeyRing, settings: Settings, login: ReporterLogin, now: datetime
+    *,
+    session: Session,
+    keyring: KeyRing,
+    settings: Settings,
+    login: ReporterLogin,
+    now: datetime,
+    form: FormGuard | None = None,
 ) -> ReporterToken:
     """Exchange a receipt for a short-lived token; unknown and wrong look the same."""
-    proofs_service.check_proof(keyring=keyring, settings=settings, proof=login.proof, now=now)
+    proofs_service.check_guard(
+        keyring=keyring, settings=settings, proof=login.proof, form=form, now=now
+    )
     receipt = receipts.normalise(login.receipt)
     if receipt is None:
         raise Invalid(
             N_("A receipt has 16 digits."),
             fields=[FieldProblem("receipt", N_("A receipt has 16 digits."))],
         )
-    proofs_service.spend_proof(session=session, settings=settings, proof=login.proof, now=now)
+    proofs_service.spend_guard(
+        session=session, settings=settings, proof=login.proof, form=form, now=now
+    )
     lookup = receipts.lookup_hash(keyring, receipt)
     report = session.exec(select(Report).where(Report.receipt_lookup == lookup)).first()
     # Committed before the verdict, on purpose: a wrong guess uses its proof up too, and

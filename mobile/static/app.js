@@ -1,0 +1,1 @@
+// Filled in by the progressive-enhancement work of issue 3.

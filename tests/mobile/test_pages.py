@@ -1,0 +1,138 @@
+"""The reporter's pages without JavaScript, through real HTTP handling."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
+from api.reports.models import Attachment, Report
+from tests.factories import jpeg_bytes
+
+
+def hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found, name
+    return found.group(1)
+
+
+def post_step(
+    client: TestClient,
+    page: str,
+    step: str,
+    go: str = "next",
+    files: list[Any] | None = None,
+    **values: Any,
+) -> Any:
+    fields: list[tuple[str, tuple[None, str]]] = []
+    carried = {
+        name: hidden(page, name) for name in ("lang", "form_token", "submission_key", "draft_token")
+    }
+    for name, value in {**carried, "step": step, "go": go, **values}.items():
+        for item in value if isinstance(value, list) else [value]:
+            fields.append((name, (None, str(item))))
+    parts: list[Any] = fields + [("files", file) for file in files or []]
+    if not files:
+        parts.append(("files", ("", b"", "application/octet-stream")))
+    return client.post("/report", files=parts)
+
+
+REPORT: dict[str, Any] = {
+    "kind": "incident",
+    "category": "seal-tampering",
+    "port": "NHV",
+    "zone": "ct-north",
+    "location_detail": "Stack 14",
+    "occurred": "yesterday",
+    "cargo_direction": "outbound",
+    "narrative": "Two men cut a seal and fitted a new one.",
+    "identity_mode": "anonymous",
+    "exclude_bodies": ["customs", "terminal-security"],
+}
+
+
+def walk_to_review(client: TestClient, files: list[Any] | None = None) -> str:
+    page = client.get("/report?lang=en").text
+    values: dict[str, Any] = {}
+    for step, keys in (
+        ("kind", ["kind"]),
+        ("category", ["category"]),
+        ("where", ["port", "zone", "location_detail", "occurred", "cargo_direction"]),
+        ("what", ["narrative"]),
+        ("photos", []),
+        ("identity", ["identity_mode"]),
+        ("exclusions", ["exclude_bodies"]),
+    ):
+        values.update({key: REPORT[key] for key in keys})
+        response = post_step(
+            client, page, step, files=files if step == "photos" else None, **values
+        )
+        assert response.status_code == 200, response.text
+        assert "set-cookie" not in response.headers
+        page = response.text
+    assert 'name="step" value="review"' in page
+    return str(page)
+
+
+class TestReportingWithoutJavaScript:
+    def test_every_page_of_the_flow_has_a_strict_policy_and_no_cookie(
+        self, client: TestClient
+    ) -> None:
+        for path in ("/", "/danger", "/report", "/receipt"):
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert "set-cookie" not in response.headers
+            policy = response.headers["content-security-policy"]
+            assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+            assert response.headers["referrer-policy"] == "no-referrer"
+
+    def test_a_report_sent_step_by_step_gives_a_receipt(
+        self, client: TestClient, session: Session
+    ) -> None:
+        before = session.exec(select(func.count()).select_from(Report)).one()
+        review = walk_to_review(client, files=[("seal.jpg", jpeg_bytes(), "image/jpeg")])
+        assert "Two men cut a seal" in review
+        sent = post_step(client, review, "review", go="send", **REPORT)
+        assert sent.status_code == 200, sent.text
+        assert "set-cookie" not in sent.headers
+        digits = re.search(r'data-receipt="(\d{16})"', sent.text)
+        assert digits
+        assert session.exec(select(func.count()).select_from(Report)).one() == before + 1
+        report = session.exec(select(Report).order_by(Report.id.desc())).first()  # type: ignore[union-attr]
+        assert report is not None and report.cargo_direction == "outbound"
+        assert report.occurred_on == date.today() - timedelta(days=1)
+        assert (
+            session.exec(
+                select(func.count())
+                .select_from(Attachment)
+                .where(Attachment.report_id == report.id)
+            ).one()
+            == 1
+        )
+
+    def test_a_missing_answer_keeps_the_step_and_names_the_problem(
+        self, client: TestClient
+    ) -> None:
+        page = client.get("/report").text
+        response = post_step(client, page, "kind")
+        assert response.status_code == 422
+        assert 'name="step" value="kind"' in response.text
+        assert "Choose what kind of thing you saw." in response.text
+
+    def test_back_keeps_what_was_typed(self, client: TestClient) -> None:
+        page = client.get("/report").text
+        back = post_step(
+            client, page, "what", go="back", narrative="typed text stays", kind="incident"
+        )
+        assert 'name="step" value="where"' in back.text
+        assert "typed text stays" in back.text
+
+    def test_sending_the_same_form_twice_gives_the_same_receipt(self, client: TestClient) -> None:
+        review = walk_to_review(client)
+        first = post_step(client, review, "review", go="send", **REPORT)
+        second = post_step(client, review, "review", go="send", **REPORT)
+        receipt = re.search(r'data-receipt="(\d{16})"', first.text)
+        assert receipt and receipt.group(1) in second.text
