@@ -3,13 +3,14 @@ static assets and the strict headers every page carries."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -34,6 +35,7 @@ class StaticAsset:
     url: str
     media_type: str
     content: bytes
+    gzipped: bytes
 
 
 _MEDIA_TYPES = {
@@ -61,7 +63,13 @@ class Assets:
             digest = hashlib.sha256(content).hexdigest()[:10]
             stem, dot, suffix = name.rpartition(".")
             versioned = f"{stem}.{digest}{dot}{suffix}"
-            asset = StaticAsset(path, f"{prefix}/{versioned}", _MEDIA_TYPES[path.suffix], content)
+            asset = StaticAsset(
+                path,
+                f"{prefix}/{versioned}",
+                _MEDIA_TYPES[path.suffix],
+                content,
+                gzip.compress(content, compresslevel=9, mtime=0),
+            )
             self.by_name[name] = asset
             self.by_url_name[versioned] = asset
 
@@ -72,17 +80,21 @@ class Assets:
         router = APIRouter(include_in_schema=False)
 
         @router.get(self.prefix + "/{versioned:path}", name=f"assets:{self.prefix}")
-        def asset(versioned: str) -> Response:
+        def asset(versioned: str, request: Request) -> Response:
             found = self.by_url_name.get(versioned)
             if found is None:
                 return Response(status_code=404)
-            return Response(
-                found.content,
-                media_type=found.media_type,
-                headers={"cache-control": IMMUTABLE, "x-content-type-options": "nosniff"},
-            )
+            headers = {"cache-control": IMMUTABLE, "vary": "accept-encoding"}
+            if accepts_gzip(request) and len(found.gzipped) < len(found.content):
+                headers["content-encoding"] = "gzip"
+                return Response(found.gzipped, media_type=found.media_type, headers=headers)
+            return Response(found.content, media_type=found.media_type, headers=headers)
 
         return router
+
+
+def accepts_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "").lower()
 
 
 Gettext = Callable[..., str]
@@ -123,7 +135,10 @@ class Pages:
         *,
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
+        compress_for: Request | None = None,
     ) -> HTMLResponse:
+        """A page; ``compress_for`` gzips it for that request, only for pages that hold
+        no secret and echo nothing a visitor typed (compression would leak their size)."""
         page = self.environment.get_template(template).render(
             {
                 "_": gettext_for(language, self.locale_dir),
@@ -132,6 +147,13 @@ class Pages:
                 **(context or {}),
             }
         )
-        return HTMLResponse(
-            page, status_code=status_code, headers={**PAGE_HEADERS, **(headers or {})}
-        )
+        all_headers = {**PAGE_HEADERS, **(headers or {})}
+        if compress_for is not None and accepts_gzip(compress_for):
+            all_headers["content-encoding"] = "gzip"
+            all_headers["vary"] = "accept-encoding"
+            return HTMLResponse(
+                gzip.compress(page.encode(), compresslevel=6, mtime=0),
+                status_code=status_code,
+                headers=all_headers,
+            )
+        return HTMLResponse(page, status_code=status_code, headers=all_headers)

@@ -62,7 +62,9 @@ def _common(request: Request, settings: Settings, language: str) -> dict[str, ob
 
 @router.get("/")
 def home(request: Request, settings: SettingsDep, language: Language) -> Response:
-    return pages.render("home.html", language, _common(request, settings, language))
+    return pages.render(
+        "home.html", language, _common(request, settings, language), compress_for=request
+    )
 
 
 @router.get("/danger")
@@ -71,7 +73,10 @@ def danger(
 ) -> Response:
     config = public_service.public_config(session=session, settings=settings, language=language)
     return pages.render(
-        "danger.html", language, {**_common(request, settings, language), "config": config}
+        "danger.html",
+        language,
+        {**_common(request, settings, language), "config": config},
+        compress_for=request,
     )
 
 

@@ -136,3 +136,72 @@ class TestReportingWithoutJavaScript:
         second = post_step(client, review, "review", go="send", **REPORT)
         receipt = re.search(r'data-receipt="(\d{16})"', first.text)
         assert receipt and receipt.group(1) in second.text
+
+
+def send_report(client: TestClient) -> str:
+    sent = post_step(client, walk_to_review(client), "review", go="send", **REPORT)
+    receipt = re.search(r'data-receipt="(\d{16})"', sent.text)
+    assert receipt
+    return receipt.group(1)
+
+
+def log_in_page(client: TestClient, receipt: str) -> Any:
+    client.base_url = "https://testserver"  # the reporter cookie is Secure
+    page = client.get("/receipt?lang=en").text
+    return client.post(
+        "/receipt",
+        files=[
+            ("lang", (None, "en")),
+            ("form_token", (None, hidden(page, "form_token"))),
+            ("receipt", (None, receipt)),
+        ],
+        follow_redirects=False,
+    )
+
+
+class TestComingBackWithoutJavaScript:
+    def test_the_receipt_opens_the_report_and_sets_a_strict_cookie(
+        self, client: TestClient
+    ) -> None:
+        response = log_in_page(client, send_report(client))
+        assert response.status_code == 303
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+        status = client.get("/my-report?lang=en")
+        assert status.status_code == 200
+        assert "Received. The team will read it soon." in status.text
+
+    def test_a_wrong_receipt_is_refused_without_a_cookie(self, client: TestClient) -> None:
+        response = log_in_page(client, "0000 0000 0000 0000")
+        assert response.status_code == 401
+        assert "set-cookie" not in response.headers
+        assert "This receipt was not recognised." in response.text
+
+    def test_a_login_form_works_only_once(self, client: TestClient) -> None:
+        receipt = send_report(client)
+        client.base_url = "https://testserver"
+        page = client.get("/receipt").text
+        fields = [
+            ("form_token", (None, hidden(page, "form_token"))),
+            ("receipt", (None, receipt)),
+        ]
+        assert client.post("/receipt", files=fields, follow_redirects=False).status_code == 303
+        assert client.post("/receipt", files=fields, follow_redirects=False).status_code == 422
+
+    def test_the_reporter_replies_and_logs_out_leaving_nothing(self, client: TestClient) -> None:
+        log_in_page(client, send_report(client))
+        reply = client.post(
+            "/my-report",
+            files=[("go", (None, "reply")), ("body", (None, "The van was white."))],
+            follow_redirects=False,
+        )
+        assert reply.status_code == 303
+        assert "The van was white." in client.get("/my-report").text
+        out = client.post("/my-report", files=[("go", (None, "logout"))], follow_redirects=False)
+        assert out.status_code == 303
+        assert '"cookies"' in out.headers["clear-site-data"]
+        assert (
+            'portline_reporter=""' in out.headers["set-cookie"]
+            or "Max-Age=0" in out.headers["set-cookie"]
+        )
+        assert client.get("/my-report", follow_redirects=False).status_code == 303
