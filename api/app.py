@@ -6,21 +6,23 @@ from pathlib import Path
 from typing import Any
 
 import fastapi_offline
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.config import Settings, get_settings
 from api.crypto import KeyRing
 from api.db import make_engine
-from api.errors import install_error_handlers
+from api.errors import http_error_response, install_error_handlers
 from api.keystore.service import open_keyring
 from api.middleware import PortlineMiddleware
 from api.public.routes import router as public_router
 from api.reports.routes import router as reports_router
 from api.reports.schemas import ReportCreate
+from mobile.routes import error_page as mobile_error_page
 from mobile.routes import router as mobile_router
 
 API_PREFIX = "/api/v1"
@@ -69,6 +71,7 @@ def create_app(
     _document_multipart_schemas(app)
     _serve_docs_locally(app)
     install_error_handlers(app)
+    _pages_answer_errors_in_html(app)
     app.add_middleware(PortlineMiddleware, max_body_bytes=settings.max_request_bytes)
     return app
 
@@ -105,3 +108,15 @@ def _document_multipart_schemas(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _pages_answer_errors_in_html(app: FastAPI) -> None:
+    """Outside /api/, a person reads the error: answer with a page, not JSON."""
+
+    async def on_http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        if request.url.path.startswith("/api/"):
+            return await http_error_response(request, error)
+        return mobile_error_page(request, error.status_code if error.status_code < 500 else 400)
+
+    app.add_exception_handler(StarletteHTTPException, on_http_error)

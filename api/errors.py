@@ -201,6 +201,25 @@ def validation_error(errors: list[Any], prefix: str = "") -> Invalid:
     return Invalid(N_("The request has a problem in {field}."), fields=problems, field=first)
 
 
+async def http_error_response(request: Request, error: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown address, wrong method, unreadable body) as JSON."""
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 404:
+        return error_response(NotFound(N_("There is nothing at this address.")), request)
+    if error.status_code == 405:
+        response = error_response(BadRequest(N_("This method is not allowed here.")), request)
+        response.status_code = 405
+        return response
+    # FastAPI answers 400 when it cannot read a request body at all.
+    unreadable = BadRequest(
+        N_("The request could not be handled."),
+        fields=[FieldProblem("body", N_("The request body could not be read."))],
+    )
+    response = error_response(unreadable, request)
+    response.status_code = error.status_code if 400 <= error.status_code < 500 else 400
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, DomainError)
@@ -209,21 +228,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
         return error_response(validation_error(list(error.errors())), request)
-
-    async def on_http_error(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, StarletteHTTPException)
-        if error.status_code == 404:
-            return error_response(NotFound(N_("There is nothing at this address.")), request)
-        if error.status_code == 405:
-            return error_response(BadRequest(N_("This method is not allowed here.")), request)
-        # FastAPI answers 400 when it cannot read a request body at all.
-        unreadable = BadRequest(
-            N_("The request could not be handled."),
-            fields=[FieldProblem("body", N_("The request body could not be read."))],
-        )
-        response = error_response(unreadable, request)
-        response.status_code = error.status_code if 400 <= error.status_code < 500 else 400
-        return response
 
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         # The traceback goes to the log without request headers or client address.
@@ -241,5 +245,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error_response)
     app.add_exception_handler(Exception, on_unexpected)

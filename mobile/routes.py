@@ -518,3 +518,26 @@ def service_worker() -> Response:
         media_type="text/javascript; charset=utf-8",
         headers={"cache-control": "no-cache", "service-worker-allowed": "/"},
     )
+
+
+def error_page(request: Request, status_code: int) -> Response:
+    """The reporter's own page for an address that does not exist or a refused request."""
+    language = page_language(request)
+    _ = gettext_for(language, LOCALE_DIR)
+    if status_code == 404:
+        title, message = _("Page not found"), _("There is nothing at this address.")
+    else:
+        title, message = (
+            _("Something went wrong"),
+            _("The request could not be handled. Go back and try again."),
+        )
+    return pages.render(
+        "error.html",
+        language,
+        {
+            **_common(request, request.app.state.settings, language),
+            "title": title,
+            "message": message,
+        },
+        status_code=status_code,
+    )

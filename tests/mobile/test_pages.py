@@ -205,3 +205,20 @@ class TestComingBackWithoutJavaScript:
             or "Max-Age=0" in out.headers["set-cookie"]
         )
         assert client.get("/my-report", follow_redirects=False).status_code == 303
+
+
+class TestErrorPages:
+    def test_an_unknown_page_is_answered_with_a_page_in_the_readers_language(
+        self, client: TestClient
+    ) -> None:
+        response = client.get("/no/such/page?lang=en")
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Page not found" in response.text
+        assert "unsafe-inline" not in response.headers["content-security-policy"]
+
+    def test_an_unknown_api_address_is_still_answered_in_json(self, client: TestClient) -> None:
+        response = client.get("/api/v1/nothing")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+        assert client.delete("/api/v1/public/config").status_code == 405
