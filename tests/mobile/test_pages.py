@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
+from api.db import utcnow
 from api.reports.models import Attachment, Report
 from tests.factories import jpeg_bytes
 
@@ -222,3 +225,29 @@ class TestErrorPages:
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
         assert client.delete("/api/v1/public/config").status_code == 405
+
+
+class TestAbuseGuardsWithoutJavaScript:
+    def test_a_form_token_sends_one_report_only(self, client: TestClient) -> None:
+        review = walk_to_review(client)
+        first = post_step(client, review, "review", go="send", **REPORT)
+        assert "data-receipt" in first.text
+        other_report = review.replace(hidden(review, "submission_key"), "another-key-" + "x" * 20)
+        second = post_step(client, other_report, "review", go="send", **REPORT)
+        assert second.status_code == 422
+        assert "data-receipt" not in second.text
+        assert 'name="step" value="review"' in second.text  # nothing typed is lost
+
+    def test_the_global_rate_guard_holds_reports_back_and_keeps_the_form(
+        self, client_with: Callable[..., AbstractContextManager[TestClient]]
+    ) -> None:
+        # One fixed moment, so both reports fall in the same minute whatever the clock says.
+        moment = datetime.now(UTC).replace(second=30)
+        with client_with(no_js_reports_per_minute=1) as limited:
+            limited.app.dependency_overrides[utcnow] = lambda: moment  # type: ignore[attr-defined]
+            first = post_step(limited, walk_to_review(limited), "review", go="send", **REPORT)
+            assert "data-receipt" in first.text
+            second = post_step(limited, walk_to_review(limited), "review", go="send", **REPORT)
+        assert second.status_code == 429
+        assert "Please wait a minute and send again." in second.text
+        assert "Two men cut a seal" in second.text
