@@ -51,7 +51,7 @@ def current_reporter(
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized(
-            N_("Enter your receipt to see your report."),
+            N_("Enter your receipt code to see your report."),
             headers={"WWW-Authenticate": "Bearer"},
         )
     return reports_service.report_for_token(session=session, keyring=keyring, token=token, now=now)

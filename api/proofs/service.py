@@ -53,7 +53,7 @@ class ProofRejected(Invalid):
 
 def _rejected(message: str, field: str = "proof") -> ProofRejected:
     return ProofRejected(
-        N_("The anti-abuse check failed; the app gets a new one and tries again."),
+        N_("The anti-abuse check failed. Please try again."),
         fields=[FieldProblem(field, message)],
     )
 

@@ -115,7 +115,7 @@ class ReportCreate(BaseModel):
         if value > date.today() + timedelta(days=1):
             raise DomainMessage(N_("This date is in the future."))
         if value.year < 2000:
-            raise DomainMessage(N_("This date is too long ago."))
+            raise DomainMessage(N_("This date is too far in the past."))
         return value
 
     @field_validator("language")

@@ -331,7 +331,9 @@ def _resolve_references(
     for index, code in enumerate(report_in.exclude_bodies):
         if code not in bodies:
             problems.append(
-                FieldProblem(f"report.exclude_bodies[{index}]", N_("This body does not exist."))
+                FieldProblem(
+                    f"report.exclude_bodies[{index}]", N_("This organisation does not exist.")
+                )
             )
     if problems or category is None or port is None:
         raise Invalid(
@@ -486,8 +488,8 @@ def _remember_submission(
 
 def _not_recognised() -> Unauthorized:
     return Unauthorized(
-        N_("This receipt was not recognised. Check the 16 digits and try again."),
-        fields=[FieldProblem("receipt", N_("This receipt was not recognised."))],
+        N_("This receipt code was not recognised. Check the 16 digits and try again."),
+        fields=[FieldProblem("receipt", N_("This receipt code was not recognised."))],
     )
 
 
@@ -507,8 +509,8 @@ def log_in(
     receipt = receipts.normalise(login.receipt)
     if receipt is None:
         raise Invalid(
-            N_("A receipt has 16 digits."),
-            fields=[FieldProblem("receipt", N_("A receipt has 16 digits."))],
+            N_("A receipt code has 16 digits."),
+            fields=[FieldProblem("receipt", N_("A receipt code has 16 digits."))],
         )
     proofs_service.spend_guard(
         session=session, settings=settings, proof=login.proof, form=form, now=now
@@ -529,7 +531,7 @@ def log_in(
 
 
 def report_for_token(*, session: Session, keyring: KeyRing, token: str, now: datetime) -> Report:
-    expired = Unauthorized(N_("Your session has ended. Enter your receipt again."))
+    expired = Unauthorized(N_("Your session has ended. Enter your receipt code again."))
     payload = keyring.unsign(_TOKEN_PURPOSE, token)
     if payload is None or len(payload) != _TOKEN.size:
         raise expired

@@ -178,7 +178,7 @@ class TestComingBackWithoutJavaScript:
         response = log_in_page(client, "0000 0000 0000 0000")
         assert response.status_code == 401
         assert "set-cookie" not in response.headers
-        assert "This receipt was not recognised." in response.text
+        assert "This receipt code was not recognised." in response.text
 
     def test_a_login_form_works_only_once(self, client: TestClient) -> None:
         receipt = send_report(client)
