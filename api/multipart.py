@@ -109,7 +109,13 @@ async def read_multipart(
     except _TextTooLarge:
         raise TooLarge(
             N_("The request is too large."),
-            fields=[FieldProblem("body", N_("A text part is larger than 256 KB."))],
+            fields=[
+                FieldProblem(
+                    "body",
+                    N_("A text part may be at most {limit} KB."),
+                    {"limit": _MAX_TEXT_PART // 1024},
+                )
+            ],
         ) from None
     except MultiPartException:
         raise BadRequest(

@@ -118,7 +118,7 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 _REQUIRED_BY_STEP: dict[str, tuple[tuple[str, str], ...]] = {
-    "kind": (("kind", N_("Choose what kind of thing you saw.")),),
+    "kind": (("kind", N_("Choose what you saw.")),),
     "category": (("category", N_("Choose what it is about.")),),
     "where": (
         ("port", N_("Choose the port.")),

@@ -123,7 +123,7 @@ class TestReportingWithoutJavaScript:
         response = post_step(client, page, "kind")
         assert response.status_code == 422
         assert 'name="step" value="kind"' in response.text
-        assert "Choose what kind of thing you saw." in response.text
+        assert "Choose what you saw." in response.text
 
     def test_back_keeps_what_was_typed(self, client: TestClient) -> None:
         page = client.get("/report").text
