@@ -503,7 +503,8 @@ def log_out(report: Report, session: SessionDep, language: str) -> Response:
     reports_service.log_out_everywhere(session=session, report=report)
     response = RedirectResponse(f"/?lang={language}", status_code=303)
     response.delete_cookie(REPORTER_COOKIE, path="/")
-    response.headers["clear-site-data"] = '"cache", "cookies", "storage"'
+    # Not "storage": a report still waiting to be sent lives there until it is sent.
+    response.headers["clear-site-data"] = '"cache", "cookies"'
     return response
 
 
