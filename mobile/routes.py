@@ -97,6 +97,7 @@ def _render_report(
     now_token: str,
     status_code: int = 200,
     notice: str | None = None,
+    compress: bool = False,
 ) -> Response:
     _ = gettext_for(language, LOCALE_DIR)
     categories = {category.code: category for category in config.categories}
@@ -118,6 +119,9 @@ def _render_report(
             "notice": notice,
         },
         status_code=status_code,
+        # The blank form echoes nothing typed, so its size cannot leak its form token;
+        # a filled-in step (POST) is never compressed.
+        compress_for=request if compress else None,
     )
 
 
@@ -146,6 +150,7 @@ def report_form(
         errors={},
         draft_files=[],
         now_token=proofs_service.issue_form_token(keyring=keyring, now=now),
+        compress=True,
     )
 
 
@@ -301,6 +306,7 @@ def receipt_form(
             "form_token": proofs_service.issue_form_token(keyring=keyring, now=now),
             "error": None,
         },
+        compress_for=request,  # the blank login echoes nothing typed
     )
 
 
@@ -511,8 +517,9 @@ def log_out(report: Report, session: SessionDep, language: str) -> Response:
 @router.get("/sw.js")
 def service_worker() -> Response:
     """The service worker lives at the root so it may serve every page offline."""
+    precached = (asset.url for name, asset in assets.by_name.items() if name != "sw.js")
     script = assets.by_name["sw.js"].content.replace(
-        b"__ASSETS__", ",".join(f'"{asset.url}"' for asset in assets.by_name.values()).encode()
+        b"__ASSETS__", ",".join(f'"{url}"' for url in precached).encode()
     )
     return Response(
         script,
