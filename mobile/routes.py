@@ -15,7 +15,7 @@ from api.crypto import KeyRing
 from api.deps import KeyRingDep, Now, SessionDep, SettingsDep
 from api.errors import DomainError, FieldProblem
 from api.i18n import LANGUAGES, N_, negotiate
-from api.multipart import read_multipart
+from api.multipart import MultipartBody, read_multipart
 from api.proofs import service as proofs_service
 from api.proofs.schemas import ProofIn
 from api.proofs.service import FormGuard, ProofRejected, TooManyRequests
@@ -81,6 +81,19 @@ def danger(
 
 
 # Reporting ---------------------------------------------------------------------------------
+
+
+async def _read_form(
+    request: Request, settings: Settings, *, max_files: int | None = None
+) -> tuple[MultipartBody, dict[str, str], str]:
+    """A posted page form (always multipart: the report form carries files), its text
+    fields, and the language the page was in."""
+    body = await read_multipart(
+        request,
+        max_files=settings.max_files if max_files is None else max_files,
+        max_file_bytes=settings.max_file_bytes,
+    )
+    return body, body.texts, negotiate(None, body.texts.get("lang"))
 
 
 def _render_report(
@@ -163,11 +176,7 @@ async def report_step(
     now: Now,
 ) -> Response:
     """One step of the form sent without JavaScript: check it, then show the next."""
-    body = await read_multipart(
-        request, max_files=settings.max_files, max_file_bytes=settings.max_file_bytes
-    )
-    texts = body.texts
-    language = negotiate(None, texts.get("lang"))
+    body, texts, language = await _read_form(request, settings)
     config = public_service.public_config(session=session, settings=settings, language=language)
     form = ReportForm.from_fields(body.fields)
     step = texts.get("step", STEPS[0]) if texts.get("step") in STEPS else STEPS[0]
@@ -318,9 +327,7 @@ async def receipt_login(
     keyring: KeyRingDep,
     now: Now,
 ) -> Response:
-    body = await read_multipart(request, max_files=0, max_file_bytes=1)
-    texts = body.texts
-    language = negotiate(None, texts.get("lang"))
+    _body, texts, language = await _read_form(request, settings, max_files=0)
     proof = (
         ProofIn(challenge=texts["proof_challenge"], nonce=texts["proof_nonce"])
         if texts.get("proof_challenge") and texts.get("proof_nonce")
@@ -451,11 +458,7 @@ async def my_report_post(
     now: Now,
 ) -> Response:
     """A reply, more photos, or logging out: one form endpoint, by the button pressed."""
-    body = await read_multipart(
-        request, max_files=settings.max_files, max_file_bytes=settings.max_file_bytes
-    )
-    texts = body.texts
-    language = negotiate(None, texts.get("lang"))
+    body, texts, language = await _read_form(request, settings)
     if report is None or not _same_origin(request):
         return RedirectResponse(f"/receipt?lang={language}", status_code=303)
     go = texts.get("go", "")

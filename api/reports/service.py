@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
@@ -132,13 +132,8 @@ def _add_attachments(
         attachment = Attachment(
             report_id=report.id,
             seq=report.next_attachment_seq,
-            media_type=sealed.media_type,
-            byte_size=sealed.byte_size,
-            width=sealed.width,
-            height=sealed.height,
-            name_sealed=sealed.name_sealed,
-            content_sealed=sealed.content_sealed,
             created_hour=to_hour(now),
+            **asdict(sealed),
         )
         report.next_attachment_seq += 1
         session.add(attachment)
@@ -208,13 +203,8 @@ def add_draft_files(
             DraftAttachment(
                 draft_lookup=keyring.lookup_hash("draft", draft_token),
                 seq=next_seq + offset,
-                media_type=file.media_type,
-                byte_size=file.byte_size,
-                width=file.width,
-                height=file.height,
-                name_sealed=file.name_sealed,
-                content_sealed=file.content_sealed,
                 expires_hour=next_hour(now + DRAFT_TTL),
+                **asdict(file),
             )
         )
     session.flush()
