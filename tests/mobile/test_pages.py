@@ -251,3 +251,14 @@ class TestAbuseGuardsWithoutJavaScript:
         assert second.status_code == 429
         assert "Please wait a minute and send again." in second.text
         assert "Two men cut a seal" in second.text
+
+
+class TestLanguageChoice:
+    def test_the_page_follows_the_browsers_languages_and_the_switcher_overrides_them(
+        self, client: TestClient
+    ) -> None:
+        dutch = client.get("/", headers={"Accept-Language": "nl-BE,nl;q=0.9,en;q=0.5"})
+        assert '<html lang="nl" dir="ltr">' in dutch.text
+        assert 'href="/?lang=ar"' in dutch.text  # every language is offered on the page
+        chosen = client.get("/?lang=ar", headers={"Accept-Language": "nl"})
+        assert '<html lang="ar" dir="rtl">' in chosen.text
