@@ -13,15 +13,18 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.audit.routes import router as audit_router
 from api.config import Settings, get_settings
 from api.crypto import KeyRing
 from api.db import make_engine
+from api.deps import Public
 from api.errors import http_error_response, install_error_handlers
 from api.keystore.service import open_keyring
 from api.middleware import PortlineMiddleware
 from api.public.routes import router as public_router
 from api.reports.routes import router as reports_router
 from api.reports.schemas import ReportCreate
+from api.staff.routes import router as staff_router
 from mobile.routes import error_page as mobile_error_page
 from mobile.routes import router as mobile_router
 
@@ -63,10 +66,12 @@ def create_app(
     app.state.keyring = keyring
 
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(public_router)
-    api.include_router(reports_router)
+    api.include_router(public_router, dependencies=[Public])
+    api.include_router(reports_router, dependencies=[Public])
+    api.include_router(staff_router)
+    api.include_router(audit_router)
     app.include_router(api)
-    app.include_router(mobile_router)
+    app.include_router(mobile_router, dependencies=[Public])
 
     _document_multipart_schemas(app)
     _serve_docs_locally(app)
@@ -81,7 +86,7 @@ def _serve_docs_locally(app: FastAPI) -> None:
     assets = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/api/docs/assets", StaticFiles(directory=assets), name="docs-assets")
 
-    @app.get("/api/docs", include_in_schema=False)
+    @app.get("/api/docs", include_in_schema=False, dependencies=[Public])
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/api/openapi.json",

@@ -32,19 +32,27 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from api import migrate
-    from api.demo import seed_demo
+    from api.db import utcnow
+    from api.demo import seed_demo, seed_demo_staff
     from api.keystore.service import open_keyring
 
     engine = _engine(settings)
     migrate.upgrade(engine)
-    open_keyring(settings=settings, engine=engine)
-    with Session(engine) as session:
+    keyring = open_keyring(settings=settings, engine=engine)
+    with Session(engine, expire_on_commit=False) as session:
         summary = seed_demo(session)
+        logins = seed_demo_staff(session, keyring, utcnow())
         session.commit()
     print(
         f"Demo port ready: {summary.ports} ports, {summary.zones} zones, "
         f"{summary.categories} categories, {summary.bodies} receiving bodies."
     )
+    print("\nConsole logins (http://127.0.0.1:8000/admin; new passwords on every run).")
+    print("Add the secret to any authenticator app for the 6-digit codes:")
+    for login in logins:
+        print(
+            f"  {login.role:<14} {login.email:<28} {login.password:<32} secret {login.totp_secret}"
+        )
     return 0
 
 
@@ -72,6 +80,67 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from api import migrate
+    from api.db import utcnow
+    from api.errors import DomainError
+    from api.i18n import translate
+    from api.keystore.service import open_keyring
+    from api.policy import Role
+    from api.staff import service as staff_service
+
+    engine = _engine(settings)
+    migrate.upgrade(engine)
+    keyring = open_keyring(settings=settings, engine=engine)
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            account = staff_service.create_account(
+                session=session,
+                keyring=keyring,
+                actor=None,
+                email=args.email,
+                role=Role(args.role),
+                display_name=args.name,
+                now=utcnow(),
+            )
+        except DomainError as error:
+            problem = error.fields[0] if error.fields else None
+            message = problem.message if problem else error.message
+            print(
+                f"portline: {translate(message, 'en', problem.params if problem else error.params)}",
+                file=sys.stderr,
+            )
+            return 1
+        session.commit()
+    print(f"Account created: {account.staff.email} ({account.staff.role}).")
+    print("To choose a password and set up the second factor, open within 3 days:")
+    print(f"  {args.base_url.rstrip('/')}/admin/welcome/{account.invitation}")
+    return 0
+
+
+def cmd_audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from api.audit import service as audit_service
+    from api.keystore.service import open_keyring
+
+    engine = _engine(settings)
+    keyring = open_keyring(settings=settings, engine=engine)
+    with Session(engine) as session:
+        verdict = audit_service.verify(session=session, keyring=keyring)
+    if verdict.intact:
+        print(f"Audit log intact: {verdict.entries} entries.")
+        return 0
+    print(
+        f"Audit log BROKEN at entry {verdict.broken_seq}: {verdict.reason} "
+        f"({verdict.entries} entries before it hold).",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="portline",
@@ -94,6 +163,25 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("demo", help="seed a demo port with taxonomy and bodies").set_defaults(
         handler=cmd_demo
     )
+
+    staff = commands.add_parser("staff", help="staff accounts")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True)
+    create = staff_commands.add_parser(
+        "create", help="create an account; prints its invitation link"
+    )
+    create.add_argument(
+        "--role", required=True, choices=["administrator", "triager", "liaison", "auditor"]
+    )
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", default="")
+    create.add_argument("--base-url", default="http://127.0.0.1:8000")
+    create.set_defaults(handler=cmd_staff_create)
+
+    audit = commands.add_parser("audit", help="the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify", help="check the hash chain; exits 1 naming the first broken entry"
+    ).set_defaults(handler=cmd_audit_verify)
     return parser
 
 

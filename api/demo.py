@@ -8,14 +8,21 @@ owns the transaction.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlmodel import Session, SQLModel, func, select
 
 from api.agencies.models import Body
+from api.crypto import KeyRing
 from api.i18n import N_
+from api.policy import Role
 from api.ports.models import EmergencyNumber, Port, Zone
+from api.staff import passwords as staff_passwords
+from api.staff import service as staff_service
+from api.staff.models import Staff
 from api.taxonomy.models import Category
 
 CategoryKind = Literal["integrity", "incident"]
@@ -405,3 +412,74 @@ def seed_demo(session: Session) -> DemoSummary:
         categories=_count(session, Category),
         bodies=_count(session, Body),
     )
+
+
+# Demo staff ---------------------------------------------------------------------------------
+
+DEMO_STAFF: tuple[tuple[str, Role, str | None], ...] = (
+    ("admin@demo.portline.test", Role.administrator, None),
+    ("triage@demo.portline.test", Role.triager, None),
+    ("police@demo.portline.test", Role.liaison, "police-port-unit"),
+    ("auditor@demo.portline.test", Role.auditor, None),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    role: str
+    password: str
+    totp_secret: str
+
+
+def seed_demo_staff(session: Session, keyring: KeyRing, now: datetime) -> list[DemoLogin]:
+    """One account per role with a fresh password and authenticator secret on every run
+    (demo accounts only), so the console can be tried at once."""
+    logins = []
+    for email, role, body_code in DEMO_STAFF:
+        staff = session.exec(select(Staff).where(Staff.email == email)).first()
+        if staff is None:
+            body = (
+                session.exec(select(Body).where(Body.code == body_code)).first()
+                if body_code
+                else None
+            )
+            staff = staff_service.create_account(
+                session=session,
+                keyring=keyring,
+                actor=None,
+                email=email,
+                role=role,
+                display_name=f"Demo {role.value}",
+                body_id=body.id if body else None,
+                now=now,
+            ).staff
+        password = "-".join(secrets.choice(_DEMO_WORDS) for _ in range(4))
+        staff.password_hash = staff_passwords.hash_password(password)
+        staff.totp_enabled = False
+        enrolment = staff_service.start_enrolment(session=session, keyring=keyring, staff=staff)
+        staff.totp_enabled, staff.totp_last_step, staff.active = True, 0, True
+        session.add(staff)
+        logins.append(DemoLogin(email, role.value, password, enrolment.secret))
+    session.flush()
+    return logins
+
+
+_DEMO_WORDS = (
+    "anchor",
+    "bollard",
+    "crane",
+    "dredger",
+    "ferry",
+    "gantry",
+    "harbour",
+    "jetty",
+    "keel",
+    "lighter",
+    "mooring",
+    "pilot",
+    "quay",
+    "reefer",
+    "spreader",
+    "tug",
+)

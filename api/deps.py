@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
@@ -12,10 +13,13 @@ from sqlmodel import Session
 from api.config import Settings
 from api.crypto import KeyRing
 from api.db import session_scope, utcnow
-from api.errors import Unauthorized
+from api.errors import Forbidden, Unauthorized
 from api.i18n import N_, negotiate
+from api.policy import Permission
 from api.reports import service as reports_service
 from api.reports.models import Report
+from api.staff import service as staff_service
+from api.staff.models import Staff
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -58,3 +62,65 @@ def current_reporter(
 
 
 ReporterDep = Annotated[Report, Depends(current_reporter, scope="function")]
+
+
+# Staff --------------------------------------------------------------------------------------
+
+STAFF_COOKIE = "portline_staff"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class SignInRequired(Unauthorized):
+    """No valid staff session: the console answers with the sign-in page."""
+
+
+def secure_cookie(request: Request) -> bool:
+    """Cookies are Secure, except over plain HTTP on this machine (development)."""
+    return request.url.scheme == "https" or request.url.hostname not in ("127.0.0.1", "localhost")
+
+
+def _staff_token(request: Request) -> str:
+    return request.cookies.get(STAFF_COOKIE, "")
+
+
+async def _csrf_token_sent(request: Request) -> str:
+    header = request.headers.get("x-csrf-token")
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()  # Starlette keeps it for the route to read again
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def require(permission: Permission) -> Callable[..., Awaitable[Staff]]:
+    """A dependency that lets through only a signed-in staff member (both factors done)
+    whose role grants ``permission``; changes also need the session's CSRF token."""
+
+    async def dependency(request: Request, session: SessionDep, now: Now) -> Staff:
+        try:
+            current = staff_service.session_for_token(
+                session=session, token=_staff_token(request), now=now
+            )
+        except Unauthorized:
+            raise SignInRequired(N_("Please sign in.")) from None
+        if request.method not in SAFE_METHODS:
+            sent = await _csrf_token_sent(request)
+            if not sent or not secrets.compare_digest(sent, current.staff_session.csrf_token):
+                raise Forbidden(N_("This form has expired. Reload the page and try again."))
+        staff_service.authorize(current.staff, permission)
+        request.state.staff_session = current.staff_session
+        return current.staff
+
+    dependency.portline_permission = permission  # type: ignore[attr-defined]
+    return dependency
+
+
+def public_route() -> None:
+    """Marks a route anyone may call: the reporter's API and pages, signing in."""
+
+
+public_route.portline_public = True  # type: ignore[attr-defined]
+Public = Depends(public_route)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 
 from api.config import SettingsError, load_settings
@@ -73,8 +74,30 @@ class TestCommands:
         second = portline("demo", data_dir=tmp_path)
         assert first.returncode == second.returncode == 0, first.stderr
         assert "2 ports, 15 zones, 20 categories, 10 receiving bodies" in first.stdout
-        assert first.stdout == second.stdout
+        assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]
         assert (tmp_path / "portline.key").stat().st_mode & 0o077 == 0
+
+    def test_demo_prints_a_console_login_per_role_that_signs_in(self, tmp_path: Path) -> None:
+        result = portline("demo", data_dir=tmp_path)
+        logins = [
+            line.split() for line in result.stdout.splitlines() if "@demo.portline.test" in line
+        ]
+        assert [login[0] for login in logins] == ["administrator", "triager", "liaison", "auditor"]
+        _role, email, password, _word, secret = logins[0]
+        environment = {"PORTLINE_DATA_DIR": str(tmp_path), "PORTLINE_DATABASE_URL": ""}
+        with (
+            running_server(environment, tmp_path / "serve.log") as base_url,
+            httpx.Client(base_url=base_url) as client,
+        ):
+            signed = client.post(
+                "/api/v1/staff/session", json={"email": email, "password": password}
+            )
+            assert signed.status_code == 200, signed.text
+            code = client.post(
+                "/api/v1/staff/session/second-factor", json={"code": pyotp.TOTP(secret).now()}
+            )
+            assert code.status_code == 200, code.text
+            assert client.get("/api/v1/staff/me").json()["role"] == "administrator"
 
     def test_serve_migrates_an_empty_data_directory_then_serves(self, tmp_path: Path) -> None:
         environment = {"PORTLINE_DATA_DIR": str(tmp_path / "fresh"), "PORTLINE_DATABASE_URL": ""}

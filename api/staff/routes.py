@@ -1,0 +1,280 @@
+"""The staff JSON API: signing in with two factors, one's own account, and accounts
+(administrators). The console does the same through its pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from api.deps import (
+    STAFF_COOKIE,
+    KeyRingDep,
+    Now,
+    Public,
+    SessionDep,
+    require,
+    secure_cookie,
+)
+from api.errors import Unauthorized
+from api.i18n import N_
+from api.policy import Permission, Role
+from api.staff import service
+from api.staff.models import Staff
+from api.staff.schemas import (
+    CodeIn,
+    EnrolledOut,
+    EnrolmentOut,
+    PasswordChange,
+    PasswordIn,
+    SessionPublic,
+    SignedIn,
+    SignInIn,
+    StaffCreate,
+    StaffCreated,
+    StaffPublic,
+)
+
+router = APIRouter(prefix="/staff", tags=["staff"])
+
+OwnAccount = Annotated[Staff, Depends(require(Permission.own_account))]
+Administrator = Annotated[Staff, Depends(require(Permission.manage_staff))]
+
+
+def public_view(staff: Staff) -> StaffPublic:
+    assert staff.id is not None
+    return StaffPublic(
+        id=staff.id,
+        email=staff.email,
+        display_name=staff.display_name,
+        role=Role(staff.role),
+        body_id=staff.body_id,
+        active=staff.active,
+        second_factor=staff.totp_enabled,
+    )
+
+
+def set_staff_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        STAFF_COOKIE,
+        token,
+        httponly=True,
+        secure=secure_cookie(request),
+        samesite="strict",
+        path="/",
+        max_age=int(service.ABSOLUTE_LIMIT.total_seconds()),
+    )
+
+
+def _pending(request: Request, session: SessionDep, now: Now) -> service.Current:
+    return service.session_for_token(
+        session=session, token=request.cookies.get(STAFF_COOKIE, ""), now=now, pending_ok=True
+    )
+
+
+Pending = Annotated[service.Current, Depends(_pending)]
+
+
+@router.post("/session", dependencies=[Public], summary="Sign in: the password step")
+def sign_in(
+    body: SignInIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> SignedIn:
+    signed = service.sign_in(
+        session=session, keyring=keyring, email=body.email, password=body.password, now=now
+    )
+    set_staff_cookie(response, request, signed.token)
+    return SignedIn(
+        second_factor_needed=True,
+        enrolment_needed=not signed.staff.totp_enabled,
+        csrf_token=signed.csrf_token,
+    )
+
+
+@router.post("/session/second-factor", dependencies=[Public], summary="Sign in: the code step")
+def second_factor(
+    body: CodeIn,
+    request: Request,
+    response: Response,
+    pending: Pending,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> SignedIn:
+    signed = service.second_factor(
+        session=session,
+        keyring=keyring,
+        staff_session=pending.staff_session,
+        code=body.code,
+        now=now,
+    )
+    set_staff_cookie(response, request, signed.token)
+    return SignedIn(second_factor_needed=False, csrf_token=signed.csrf_token)
+
+
+@router.post("/enrolment", dependencies=[Public], summary="Start setting up the authenticator")
+def start_enrolment(pending: Pending, session: SessionDep, keyring: KeyRingDep) -> EnrolmentOut:
+    if pending.staff_session.second_factor_done:
+        raise Unauthorized(N_("Please sign in."))
+    enrolment = service.pending_enrolment(
+        keyring=keyring, staff=pending.staff
+    ) or service.start_enrolment(session=session, keyring=keyring, staff=pending.staff)
+    return EnrolmentOut(secret=enrolment.secret, uri=enrolment.uri, qr_svg=enrolment.qr_svg)
+
+
+@router.post("/enrolment/confirm", dependencies=[Public], summary="Confirm with a first code")
+def confirm_enrolment(
+    body: CodeIn,
+    request: Request,
+    response: Response,
+    pending: Pending,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> EnrolledOut:
+    done = service.confirm_enrolment(
+        session=session,
+        keyring=keyring,
+        staff_session=pending.staff_session,
+        code=body.code,
+        now=now,
+    )
+    set_staff_cookie(response, request, done.signed_in.token)
+    return EnrolledOut(recovery_codes=done.recovery_codes, csrf_token=done.signed_in.csrf_token)
+
+
+@router.post("/invitations/{token}", dependencies=[Public], summary="Choose a password")
+def accept_invitation(
+    token: str, body: PasswordIn, session: SessionDep, keyring: KeyRingDep, now: Now
+) -> StaffPublic:
+    staff = service.accept_invitation(
+        session=session, keyring=keyring, token=token, password=body.password, now=now
+    )
+    return public_view(staff)
+
+
+@router.delete("/session", status_code=204, summary="Sign out")
+def sign_out(
+    actor: OwnAccount,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> None:
+    current = service.Current(actor, request.state.staff_session)
+    service.sign_out(session=session, keyring=keyring, current=current, now=now)
+    response.delete_cookie(STAFF_COOKIE, path="/")
+
+
+@router.get("/me", summary="Who I am")
+def me(actor: OwnAccount) -> StaffPublic:
+    return public_view(actor)
+
+
+@router.post("/me/password", status_code=204, summary="Change my password")
+def change_password(
+    body: PasswordChange, actor: OwnAccount, session: SessionDep, keyring: KeyRingDep, now: Now
+) -> None:
+    service.change_password(
+        session=session,
+        keyring=keyring,
+        actor=actor,
+        current=body.current_password,
+        new=body.new_password,
+        now=now,
+    )
+
+
+@router.get("/me/sessions", summary="My signed-in browsers")
+def my_sessions(actor: OwnAccount, request: Request, session: SessionDep) -> list[SessionPublic]:
+    mine = request.state.staff_session
+    return [
+        SessionPublic(
+            created_at=item.created_at,
+            last_seen_at=item.last_seen_at,
+            current=item.id_hash == mine.id_hash,
+        )
+        for item in service.sessions_of(session=session, actor=actor)
+    ]
+
+
+@router.delete("/me/sessions", status_code=204, summary="Sign out everywhere")
+def sign_out_everywhere(
+    actor: OwnAccount, response: Response, session: SessionDep, keyring: KeyRingDep, now: Now
+) -> None:
+    service.sign_out_everywhere(session=session, keyring=keyring, actor=actor, now=now)
+    response.delete_cookie(STAFF_COOKIE, path="/")
+
+
+@router.get("/accounts", summary="Every staff account")
+def list_accounts(actor: Administrator, session: SessionDep) -> list[StaffPublic]:
+    return [public_view(staff) for staff in service.list_accounts(session=session, actor=actor)]
+
+
+@router.post("/accounts", status_code=201, summary="Create an account")
+def create_account(
+    body: StaffCreate,
+    actor: Administrator,
+    request: Request,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> StaffCreated:
+    account = service.create_account(
+        session=session,
+        keyring=keyring,
+        actor=actor,
+        email=body.email,
+        role=body.role,
+        display_name=body.display_name,
+        body_id=body.body_id,
+        language=body.language,
+        now=now,
+    )
+    base = str(request.base_url).rstrip("/")
+    return StaffCreated(
+        account=public_view(account.staff),
+        invitation_url=f"{base}/admin/welcome/{account.invitation}",
+    )
+
+
+@router.post("/accounts/{staff_id}/disable", summary="Disable an account")
+def disable(
+    staff_id: int, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
+) -> StaffPublic:
+    staff = service.set_active(
+        session=session, keyring=keyring, actor=actor, staff_id=staff_id, active=False, now=now
+    )
+    return public_view(staff)
+
+
+@router.post("/accounts/{staff_id}/enable", summary="Enable an account again")
+def enable(
+    staff_id: int, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
+) -> StaffPublic:
+    staff = service.set_active(
+        session=session, keyring=keyring, actor=actor, staff_id=staff_id, active=True, now=now
+    )
+    return public_view(staff)
+
+
+@router.post("/accounts/{staff_id}/reset-second-factor", summary="Reset a second factor")
+def reset_second_factor(
+    staff_id: int,
+    actor: Administrator,
+    request: Request,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> StaffCreated:
+    token = service.reset_second_factor(
+        session=session, keyring=keyring, actor=actor, staff_id=staff_id, now=now
+    )
+    staff = service.get_account(session=session, actor=actor, staff_id=staff_id)
+    base = str(request.base_url).rstrip("/")
+    return StaffCreated(account=public_view(staff), invitation_url=f"{base}/admin/welcome/{token}")

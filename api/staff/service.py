@@ -1,0 +1,518 @@
+"""Staff accounts, sign-in with two factors, and server-side sessions.
+
+Every function that acts for someone takes the acting staff member and checks the policy
+itself; the routes check it too, but a route that forgets cannot leak.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from api.audit import service as audit_service
+from api.crypto import KeyRing, open_text, seal_text
+from api.errors import Conflict, FieldProblem, Forbidden, Invalid, NotFound, Unauthorized
+from api.i18n import LANGUAGES, N_
+from api.policy import Permission, Role, allows
+from api.staff import passwords, totp
+from api.staff.models import Invitation, RecoveryCode, Staff, StaffSession
+
+IDLE_LIMIT = timedelta(minutes=30)
+ABSOLUTE_LIMIT = timedelta(hours=12)
+SECOND_FACTOR_LIMIT = timedelta(minutes=10)
+INVITATION_LIMIT = timedelta(days=3)
+LOCK_AFTER_FAILURES = 5
+LOCK_FOR = timedelta(minutes=15)
+_TOTP_LABEL = b"staff.totp_secret"
+
+
+def authorize(actor: Staff, permission: Permission) -> None:
+    """The policy, in the service layer: refuse unless the actor's role grants it."""
+    if not actor.active or not allows(actor.role, permission):
+        raise Forbidden(N_("You are not allowed to do this."))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _audit(
+    session: Session,
+    keyring: KeyRing,
+    action: str,
+    now: datetime,
+    *,
+    actor: Staff | None,
+    target: Staff | None = None,
+    **detail: str | int | bool | None,
+) -> None:
+    audit_service.record(
+        session=session,
+        keyring=keyring,
+        action=action,
+        now=now,
+        actor_id=actor.id if actor else None,
+        actor=actor.email if actor else "system",
+        object_type="staff" if target else "",
+        object_id=target.id if target and target.id is not None else "",
+        detail=detail,
+    )
+
+
+# Accounts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    staff: Staff
+    invitation: str  # a one-time token for the person to choose their password
+
+
+def _invite(session: Session, staff: Staff, now: datetime) -> str:
+    assert staff.id is not None
+    session.exec(delete(Invitation).where(col(Invitation.staff_id) == staff.id))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        Invitation(
+            token_hash=_token_hash(token), staff_id=staff.id, expires_at=now + INVITATION_LIMIT
+        )
+    )
+    return token
+
+
+def create_account(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff | None,
+    email: str,
+    role: Role,
+    now: datetime,
+    display_name: str = "",
+    body_id: int | None = None,
+    language: str = "en",
+) -> NewAccount:
+    """A new account with no password yet; ``actor`` None is the command line's bootstrap."""
+    if actor is not None:
+        authorize(actor, Permission.manage_staff)
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
+        raise Invalid(
+            N_("The request has a problem in {field}."),
+            fields=[FieldProblem("email", N_("This is not an e-mail address."))],
+            field="email",
+        )
+    if role == Role.liaison and body_id is None:
+        raise Invalid(
+            N_("The request has a problem in {field}."),
+            fields=[
+                FieldProblem("body_id", N_("A liaison officer belongs to one receiving body."))
+            ],
+            field="body_id",
+        )
+    if session.exec(select(Staff).where(Staff.email == email)).first() is not None:
+        raise Conflict(
+            N_("An account with this e-mail address already exists."),
+            fields=[
+                FieldProblem("email", N_("An account with this e-mail address already exists."))
+            ],
+        )
+    staff = Staff(
+        email=email,
+        display_name=display_name.strip()[:120],
+        role=role,
+        body_id=body_id if role == Role.liaison else None,
+        language=language if language in LANGUAGES else "en",
+        created_at=now,
+    )
+    session.add(staff)
+    session.flush()
+    token = _invite(session, staff, now)
+    _audit(session, keyring, "staff.created", now, actor=actor, target=staff, role=str(role))
+    return NewAccount(staff, token)
+
+
+def list_accounts(*, session: Session, actor: Staff) -> Sequence[Staff]:
+    authorize(actor, Permission.manage_staff)
+    return session.exec(select(Staff).order_by(col(Staff.email))).all()
+
+
+def get_account(*, session: Session, actor: Staff, staff_id: int) -> Staff:
+    authorize(actor, Permission.manage_staff)
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound(N_("There is no such account."))
+    return staff
+
+
+def set_active(
+    *, session: Session, keyring: KeyRing, actor: Staff, staff_id: int, active: bool, now: datetime
+) -> Staff:
+    staff = get_account(session=session, actor=actor, staff_id=staff_id)
+    if staff.id == actor.id and not active:
+        raise Conflict(N_("You cannot disable your own account."))
+    staff.active = active
+    session.add(staff)
+    if not active:
+        end_all_sessions(session=session, staff=staff)
+    _audit(
+        session,
+        keyring,
+        "staff.enabled" if active else "staff.disabled",
+        now,
+        actor=actor,
+        target=staff,
+    )
+    return staff
+
+
+def reset_second_factor(
+    *, session: Session, keyring: KeyRing, actor: Staff, staff_id: int, now: datetime
+) -> str:
+    """Forget the person's authenticator and recovery codes; they enrol again from a new
+    invitation. Returns the invitation token."""
+    staff = get_account(session=session, actor=actor, staff_id=staff_id)
+    staff.totp_secret_sealed, staff.totp_enabled, staff.totp_last_step = None, False, 0
+    session.add(staff)
+    session.exec(delete(RecoveryCode).where(col(RecoveryCode.staff_id) == staff.id))
+    end_all_sessions(session=session, staff=staff)
+    token = _invite(session, staff, now)
+    _audit(session, keyring, "staff.second_factor_reset", now, actor=actor, target=staff)
+    return token
+
+
+# Passwords and invitations ----------------------------------------------------------------
+
+
+def _refuse_weak(password: str, staff: Staff) -> None:
+    reason = passwords.weakness(
+        password, personal=[staff.email, *staff.email.split("@"), staff.display_name]
+    )
+    if reason:
+        raise Invalid(
+            N_("The request has a problem in {field}."),
+            fields=[FieldProblem("password", reason)],
+            field="password",
+        )
+
+
+def staff_for_invitation(*, session: Session, token: str, now: datetime) -> Staff:
+    invitation = session.get(Invitation, _token_hash(token))
+    staff = session.get(Staff, invitation.staff_id) if invitation else None
+    if invitation is None or staff is None or invitation.expires_at <= now or not staff.active:
+        raise NotFound(
+            N_("This link has expired or was already used. Ask an administrator for a new one.")
+        )
+    return staff
+
+
+def accept_invitation(
+    *, session: Session, keyring: KeyRing, token: str, password: str, now: datetime
+) -> Staff:
+    staff = staff_for_invitation(session=session, token=token, now=now)
+    _refuse_weak(password, staff)
+    staff.password_hash = passwords.hash_password(password)
+    session.add(staff)
+    session.exec(delete(Invitation).where(col(Invitation.staff_id) == staff.id))
+    _audit(session, keyring, "staff.password_set", now, actor=staff, target=staff)
+    return staff
+
+
+def change_password(
+    *, session: Session, keyring: KeyRing, actor: Staff, current: str, new: str, now: datetime
+) -> None:
+    authorize(actor, Permission.own_account)
+    ok, _rehash = passwords.verify(current, actor.password_hash)
+    if not ok:
+        raise Invalid(
+            N_("The request has a problem in {field}."),
+            fields=[FieldProblem("current_password", N_("This is not your current password."))],
+            field="current_password",
+        )
+    _refuse_weak(new, actor)
+    actor.password_hash = passwords.hash_password(new)
+    session.add(actor)
+    _audit(session, keyring, "staff.password_changed", now, actor=actor, target=actor)
+
+
+# Second factor ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str
+    uri: str
+    qr_svg: str
+
+
+def start_enrolment(*, session: Session, keyring: KeyRing, staff: Staff) -> Enrolment:
+    """A new secret for the person's authenticator app, kept sealed until confirmed."""
+    if staff.totp_enabled:
+        raise Conflict(N_("The second factor is already set up."))
+    secret = totp.new_secret()
+    staff.totp_secret_sealed = seal_text(_totp_key(keyring), secret, label=_TOTP_LABEL)
+    session.add(staff)
+    uri = totp.provisioning_uri(secret, staff.email)
+    return Enrolment(secret=secret, uri=uri, qr_svg=totp.qr_svg(uri))
+
+
+def pending_enrolment(*, keyring: KeyRing, staff: Staff) -> Enrolment | None:
+    if staff.totp_enabled or staff.totp_secret_sealed is None:
+        return None
+    secret = open_text(_totp_key(keyring), staff.totp_secret_sealed, label=_TOTP_LABEL)
+    uri = totp.provisioning_uri(secret, staff.email)
+    return Enrolment(secret=secret, uri=uri, qr_svg=totp.qr_svg(uri))
+
+
+def _totp_key(keyring: KeyRing) -> bytes:
+    return bytes.fromhex(keyring.lookup_hash("staff-totp-key", "v1"))
+
+
+@dataclass(frozen=True)
+class EnrolmentDone:
+    recovery_codes: list[str]  # shown once, stored hashed
+    signed_in: SignIn  # enrolling proves the second factor: the sign-in completes
+
+
+def confirm_enrolment(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    staff_session: StaffSession,
+    code: str,
+    now: datetime,
+) -> EnrolmentDone:
+    """Switch the second factor on with a first good code, make ten recovery codes and
+    replace the half-signed-in session with a full one."""
+    staff = session.get(Staff, staff_session.staff_id)
+    enrolment = pending_enrolment(keyring=keyring, staff=staff) if staff else None
+    if staff is None or enrolment is None:
+        raise Conflict(N_("Start setting up the second factor first."))
+    step = totp.matching_step(enrolment.secret, code, now, after_step=0)
+    if step is None:
+        raise Invalid(
+            N_("The request has a problem in {field}."),
+            fields=[
+                FieldProblem(
+                    "code",
+                    N_(
+                        "This code is not right. Check the time on your phone and try the next code."
+                    ),
+                )
+            ],
+            field="code",
+        )
+    assert staff.id is not None
+    staff.totp_enabled, staff.totp_last_step = True, step
+    session.add(staff)
+    codes = totp.new_recovery_codes()
+    session.exec(delete(RecoveryCode).where(col(RecoveryCode.staff_id) == staff.id))
+    for code_text in codes:
+        session.add(
+            RecoveryCode(
+                staff_id=staff.id,
+                code_hash=passwords.hash_password(totp.normalise_recovery_code(code_text)),
+            )
+        )
+    _audit(session, keyring, "staff.second_factor_enrolled", now, actor=staff, target=staff)
+    session.delete(staff_session)
+    token, csrf = _new_session(session, staff, now, second_factor_done=True)
+    _audit(session, keyring, "login.succeeded", now, actor=staff, target=staff, method="enrolment")
+    return EnrolmentDone(codes, SignIn(staff, token, csrf, second_factor_needed=False))
+
+
+def _use_recovery_code(session: Session, staff: Staff, code: str, now: datetime) -> bool:
+    normalised = totp.normalise_recovery_code(code)
+    if len(normalised) != 12:
+        return False
+    unused = session.exec(
+        select(RecoveryCode).where(
+            RecoveryCode.staff_id == staff.id, col(RecoveryCode.used_at).is_(None)
+        )
+    ).all()
+    for recovery in unused:
+        if passwords.verify(normalised, recovery.code_hash)[0]:
+            recovery.used_at = now
+            session.add(recovery)
+            return True
+    return False
+
+
+# Signing in ----------------------------------------------------------------------------------
+
+
+def _refused() -> Unauthorized:
+    # One message for an unknown address, a wrong password and a locked account.
+    return Unauthorized(
+        N_(
+            "The e-mail address or the password is not right, or the account is locked for a while."
+        ),
+    )
+
+
+def _delay_for(failures: int) -> float:
+    """Each failure in a row makes the next answer slower, up to 4 s."""
+    return min(0.25 * (2 ** max(failures - 1, 0)), 4.0) if failures else 0.0
+
+
+@dataclass(frozen=True)
+class SignIn:
+    staff: Staff
+    token: str
+    csrf_token: str
+    second_factor_needed: bool
+
+
+def sign_in(
+    *, session: Session, keyring: KeyRing, email: str, password: str, now: datetime
+) -> SignIn:
+    """The password step. The failure count is committed even when the answer is no."""
+    staff = session.exec(select(Staff).where(Staff.email == email.strip().lower())).first()
+    locked = staff is not None and staff.locked_until is not None and staff.locked_until > now
+    ok, new_hash = passwords.verify(password, staff.password_hash if staff else None)
+    if staff is None or not staff.active or locked or not ok:
+        if staff is not None and not locked:
+            staff.failed_logins += 1
+            if staff.failed_logins >= LOCK_AFTER_FAILURES:
+                staff.locked_until = now + LOCK_FOR
+                _audit(session, keyring, "login.locked", now, actor=None, target=staff)
+            session.add(staff)
+        _audit(
+            session,
+            keyring,
+            "login.failed",
+            now,
+            actor=None,
+            target=staff,
+            reason="locked" if locked else "password",
+        )
+        failures = staff.failed_logins if staff else 1
+        session.commit()  # on purpose: the failure must count even though we refuse
+        time.sleep(_delay_for(failures))
+        raise _refused()
+    staff.failed_logins, staff.locked_until = 0, None
+    if new_hash:
+        staff.password_hash = new_hash
+    session.add(staff)
+    token, csrf = _new_session(session, staff, now, second_factor_done=False)
+    _audit(session, keyring, "login.password_ok", now, actor=staff, target=staff)
+    return SignIn(staff, token, csrf, second_factor_needed=True)
+
+
+def second_factor(
+    *, session: Session, keyring: KeyRing, staff_session: StaffSession, code: str, now: datetime
+) -> SignIn:
+    """The second step: a TOTP code (each accepted once) or a recovery code. On success
+    the session is replaced by a new one, so the id used before sign-in is worthless."""
+    staff = session.get(Staff, staff_session.staff_id)
+    if staff is None or not staff.active or staff_session.second_factor_done:
+        raise _refused()
+    if now - staff_session.created_at > SECOND_FACTOR_LIMIT:
+        raise Unauthorized(N_("Too much time has passed. Sign in again."))
+    secret = (
+        open_text(_totp_key(keyring), staff.totp_secret_sealed, label=_TOTP_LABEL)
+        if staff.totp_enabled and staff.totp_secret_sealed
+        else None
+    )
+    step = (
+        totp.matching_step(secret, code, now, after_step=staff.totp_last_step) if secret else None
+    )
+    method = "totp"
+    if step is not None:
+        staff.totp_last_step = step
+    elif _use_recovery_code(session, staff, code, now):
+        method = "recovery_code"
+    else:
+        _audit(session, keyring, "login.second_factor_failed", now, actor=staff, target=staff)
+        session.commit()  # on purpose: keep the failed attempt in the audit log
+        raise Invalid(
+            N_("The request has a problem in {field}."),
+            fields=[FieldProblem("code", N_("This code is not right or was already used."))],
+            field="code",
+        )
+    session.add(staff)
+    session.delete(staff_session)
+    token, csrf = _new_session(session, staff, now, second_factor_done=True)
+    _audit(session, keyring, "login.succeeded", now, actor=staff, target=staff, method=method)
+    return SignIn(staff, token, csrf, second_factor_needed=False)
+
+
+def _new_session(
+    session: Session, staff: Staff, now: datetime, *, second_factor_done: bool
+) -> tuple[str, str]:
+    assert staff.id is not None
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            id_hash=_token_hash(token),
+            staff_id=staff.id,
+            csrf_token=csrf,
+            second_factor_done=second_factor_done,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + ABSOLUTE_LIMIT,
+        )
+    )
+    session.flush()
+    return token, csrf
+
+
+@dataclass(frozen=True)
+class Current:
+    staff: Staff
+    staff_session: StaffSession
+
+
+def session_for_token(
+    *, session: Session, token: str, now: datetime, pending_ok: bool = False
+) -> Current:
+    """The signed-in person behind a cookie, or 401: idle for 30 min, older than 12 h,
+    disabled, or the second factor not done yet (unless ``pending_ok``)."""
+    staff_session = session.get(StaffSession, _token_hash(token)) if token else None
+    staff = session.get(Staff, staff_session.staff_id) if staff_session else None
+    expired = staff_session is not None and (
+        staff_session.expires_at <= now or now - staff_session.last_seen_at > IDLE_LIMIT
+    )
+    if staff_session is None or staff is None or not staff.active or expired:
+        if staff_session is not None and expired:
+            session.delete(staff_session)
+        raise Unauthorized(N_("Please sign in."))
+    if not staff_session.second_factor_done and not pending_ok:
+        raise Unauthorized(N_("Please sign in."))
+    if now - staff_session.last_seen_at > timedelta(minutes=1):
+        staff_session.last_seen_at = now
+        session.add(staff_session)
+    return Current(staff, staff_session)
+
+
+def sessions_of(*, session: Session, actor: Staff) -> Sequence[StaffSession]:
+    authorize(actor, Permission.own_account)
+    query = (
+        select(StaffSession)
+        .where(StaffSession.staff_id == actor.id, col(StaffSession.second_factor_done))
+        .order_by(col(StaffSession.created_at).desc())
+    )
+    return session.exec(query).all()
+
+
+def sign_out(*, session: Session, keyring: KeyRing, current: Current, now: datetime) -> None:
+    session.delete(current.staff_session)
+    _audit(session, keyring, "logout", now, actor=current.staff, target=current.staff)
+
+
+def end_all_sessions(*, session: Session, staff: Staff) -> None:
+    session.exec(delete(StaffSession).where(col(StaffSession.staff_id) == staff.id))
+
+
+def sign_out_everywhere(*, session: Session, keyring: KeyRing, actor: Staff, now: datetime) -> None:
+    authorize(actor, Permission.own_account)
+    end_all_sessions(session=session, staff=actor)
+    _audit(session, keyring, "logout.everywhere", now, actor=actor, target=actor)
