@@ -13,6 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from admin.routes import error_page as admin_error_page
+from admin.routes import router as admin_router
 from api.audit.routes import router as audit_router
 from api.config import Settings, get_settings
 from api.crypto import KeyRing
@@ -71,6 +73,7 @@ def create_app(
     api.include_router(staff_router)
     api.include_router(audit_router)
     app.include_router(api)
+    app.include_router(admin_router)
     app.include_router(mobile_router, dependencies=[Public])
 
     _document_multipart_schemas(app)
@@ -122,6 +125,9 @@ def _pages_answer_errors_in_html(app: FastAPI) -> None:
         assert isinstance(error, StarletteHTTPException)
         if request.url.path.startswith("/api/"):
             return await http_error_response(request, error)
-        return mobile_error_page(request, error.status_code if error.status_code < 500 else 400)
+        status = error.status_code if error.status_code < 500 else 400
+        if request.url.path.startswith("/admin"):
+            return admin_error_page(request, status)
+        return mobile_error_page(request, status)
 
     app.add_exception_handler(StarletteHTTPException, on_http_error)

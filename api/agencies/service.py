@@ -22,3 +22,8 @@ def find_excludable(*, session: Session, codes: Sequence[str]) -> dict[str, Body
         return {}
     query = select(Body).where(col(Body.code).in_(codes), col(Body.reporter_may_exclude))
     return {body.code: body for body in session.exec(query)}
+
+
+def receiving_bodies(*, session: Session) -> Sequence[Body]:
+    """Every body, retired ones too, so accounts of a retired body still show its name."""
+    return session.exec(select(Body).order_by(col(Body.name))).all()

@@ -178,7 +178,12 @@ def me(actor: OwnAccount) -> StaffPublic:
 
 @router.post("/me/password", status_code=204, summary="Change my password")
 def change_password(
-    body: PasswordChange, actor: OwnAccount, session: SessionDep, keyring: KeyRingDep, now: Now
+    body: PasswordChange,
+    actor: OwnAccount,
+    request: Request,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
 ) -> None:
     service.change_password(
         session=session,
@@ -187,6 +192,7 @@ def change_password(
         current=body.current_password,
         new=body.new_password,
         now=now,
+        keep=request.state.staff_session,
     )
 
 

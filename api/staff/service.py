@@ -226,8 +226,16 @@ def accept_invitation(
 
 
 def change_password(
-    *, session: Session, keyring: KeyRing, actor: Staff, current: str, new: str, now: datetime
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    current: str,
+    new: str,
+    now: datetime,
+    keep: StaffSession | None = None,
 ) -> None:
+    """Change one's own password; every other session of the account ends."""
     authorize(actor, Permission.own_account)
     ok, _rehash = passwords.verify(current, actor.password_hash)
     if not ok:
@@ -239,6 +247,10 @@ def change_password(
     _refuse_weak(new, actor)
     actor.password_hash = passwords.hash_password(new)
     session.add(actor)
+    others = delete(StaffSession).where(col(StaffSession.staff_id) == actor.id)
+    if keep is not None:
+        others = others.where(col(StaffSession.id_hash) != keep.id_hash)
+    session.exec(others)
     _audit(session, keyring, "staff.password_changed", now, actor=actor, target=actor)
 
 

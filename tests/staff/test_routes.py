@@ -241,3 +241,41 @@ class TestAccounts:
         text = " ".join(f"{entry.actor} {entry.action} {entry.detail}" for entry in entries)
         assert STAFF_PASSWORD not in text and secret not in text
         assert session.get(Staff, staff.id) is not None
+
+
+class TestPasswords:
+    def test_changing_the_password_ends_the_other_sessions_only(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        staff, secret = make_staff(session, keyring)
+        other = TestClient(client.app, base_url="https://testserver")
+        password_step(other, staff.email)
+        assert code_step(other, previous_code(secret)).status_code == 200  # type: ignore[attr-defined]
+        csrf = sign_in_staff(client, staff, secret)
+        changed = client.post(
+            "/api/v1/staff/me/password",
+            json={
+                "current_password": STAFF_PASSWORD,
+                "new_password": "lantern quarry velvet tugboat",
+            },
+            headers=csrf,
+        )
+        assert changed.status_code == 204, changed.text
+        assert client.get("/api/v1/staff/me").status_code == 200
+        assert other.get("/api/v1/staff/me").status_code == 401
+
+    def test_a_hash_made_with_older_parameters_is_renewed_at_sign_in(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        from passlib.context import CryptContext
+
+        staff, secret = make_staff(session, keyring)
+        weaker = CryptContext(
+            schemes=["argon2"], argon2__type="ID", argon2__memory_cost=8192, argon2__time_cost=1
+        )
+        staff.password_hash = weaker.hash(STAFF_PASSWORD)
+        session.add(staff)
+        session.flush()
+        sign_in_staff(client, staff, secret)
+        session.refresh(staff)
+        assert staff.password_hash is not None and "m=65536" in staff.password_hash

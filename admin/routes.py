@@ -1,0 +1,19 @@
+"""The staff console, served under /admin: one router for the application to mount."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from admin import account, audit, home, signin, staff
+from admin.shell import assets, error_page
+from api.deps import Public
+
+router = APIRouter(include_in_schema=False)
+router.include_router(assets.router(), dependencies=[Public])
+router.include_router(signin.router)
+router.include_router(home.router)
+router.include_router(staff.router)
+router.include_router(account.router)
+router.include_router(audit.router)
+
+__all__ = ["error_page", "router"]
