@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from admin.routes import error_page as admin_error_page
 from admin.routes import router as admin_router
 from api.audit.routes import router as audit_router
+from api.cases.routes import router as cases_router
 from api.config import Settings, get_settings
 from api.crypto import KeyRing
 from api.db import make_engine
@@ -72,6 +73,7 @@ def create_app(
     api.include_router(reports_router, dependencies=[Public])
     api.include_router(staff_router)
     api.include_router(audit_router)
+    api.include_router(cases_router)
     app.include_router(api)
     app.include_router(admin_router)
     app.include_router(mobile_router, dependencies=[Public])

@@ -2,6 +2,7 @@
 
 from api.agencies.models import Body
 from api.audit.models import AuditEntry, AuditHead
+from api.cases.models import Case, CaseEntity, CaseTag
 from api.keystore.models import KeyCheck
 from api.ports.models import EmergencyNumber, Port, Zone
 from api.proofs.models import RateWindow, SpentProof
@@ -21,6 +22,9 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Body",
+    "Case",
+    "CaseEntity",
+    "CaseTag",
     "Category",
     "DraftAttachment",
     "EmergencyNumber",

@@ -76,6 +76,10 @@ MATRIX: list[tuple[str, dict[Role, int]]] = [
         {Role.administrator: 200, Role.triager: 403, Role.liaison: 403, Role.auditor: 403},
     ),
     (
+        "/api/v1/cases",
+        {Role.administrator: 403, Role.triager: 200, Role.liaison: 403, Role.auditor: 403},
+    ),
+    (
         "/api/v1/audit",
         {Role.administrator: 403, Role.triager: 403, Role.liaison: 403, Role.auditor: 200},
     ),

@@ -12,6 +12,9 @@ class Port(SQLModel, table=True):
     name: str = Field(sa_type=String(120))
     country: str = Field(sa_type=String(2))
     timezone: str = Field(sa_type=String(64), default="UTC")
+    # Deadlines of EU Directive 2019/1937, which a port may shorten or lengthen.
+    acknowledge_days: int = 7
+    feedback_days: int = 91
     active: bool = True
 
 

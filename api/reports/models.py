@@ -16,6 +16,7 @@ class Report(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(sa_type=String(16), unique=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     kind: str = Field(sa_type=String(16), index=True)
     category_id: int = Field(foreign_key="category.id", index=True)
     port_id: int = Field(foreign_key="port.id", index=True)

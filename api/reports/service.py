@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.agencies import service as agencies_service
+from api.cases import service as cases_service
 from api.config import Settings
 from api.crypto import (
     DecryptionError,
@@ -394,8 +395,18 @@ def submit_report(
     )
     try:
         with session.begin_nested():
+            case = cases_service.open_case(
+                session=session,
+                kind=report_in.kind,
+                category_id=category_id,
+                port_id=port_id,
+                zone_id=zone_id,
+                cargo_direction=report_in.cargo_direction,
+                received_hour=to_hour(now),
+            )
             report = Report(
                 reference=out.reference,
+                case_id=case.id,
                 kind=report_in.kind,
                 category_id=category_id,
                 port_id=port_id,

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.cases import service
+from api.cases.schemas import CaseStatus, QueueFilter, QueuePage
+from api.deps import Now, SessionDep, require
+from api.policy import Permission
+from api.staff.models import Staff
+
+router = APIRouter(prefix="/cases", tags=["triage"])
+Triager = Annotated[Staff, Depends(require(Permission.triage))]
+
+
+@router.get("", summary="The triage queue, what is due first")
+def get_queue(
+    actor: Triager,
+    session: SessionDep,
+    now: Now,
+    status: Annotated[list[CaseStatus] | None, Query()] = None,
+    kind: Annotated[str | None, Query(max_length=16)] = None,
+    category: Annotated[str | None, Query(max_length=48)] = None,
+    port: Annotated[str | None, Query(max_length=16)] = None,
+    zone: Annotated[str | None, Query(max_length=32)] = None,
+    severity: Annotated[int | None, Query(ge=1, le=4)] = None,
+    assignee_id: int | None = None,
+    overdue: bool = False,
+    cargo_direction: Annotated[str | None, Query(max_length=16)] = None,
+    search: Annotated[str | None, Query(max_length=100)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> QueuePage:
+    filters = QueueFilter(
+        status=status or [],
+        kind=kind,
+        category=category,
+        port=port,
+        zone=zone,
+        severity=severity,
+        assignee_id=assignee_id,
+        overdue=overdue,
+        cargo_direction=cargo_direction,
+        search=search,
+    )
+    return service.queue(
+        session=session, actor=actor, filters=filters, now=now, page=page, page_size=page_size
+    )

@@ -1,0 +1,187 @@
+"""Cases: opening one per new report, the triage queue ordered by what is due, and the
+deadlines of EU Directive 2019/1937 (acknowledge within 7 days, feedback within three
+months of that), configurable per port."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, or_
+from sqlmodel import Session, col, select
+
+from api.cases.models import Case, CaseTag
+from api.cases.schemas import CaseRow, CaseStatus, QueueFilter, QueuePage
+from api.errors import NotFound
+from api.i18n import N_
+from api.policy import Permission
+from api.ports.models import Port, Zone
+from api.reports.models import Report
+from api.staff.models import Staff
+from api.staff.service import authorize
+from api.taxonomy.models import Category
+
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+OPEN = (
+    CaseStatus.new,
+    CaseStatus.acknowledged,
+    CaseStatus.in_progress,
+    CaseStatus.waiting_for_reporter,
+    CaseStatus.referred,
+)
+
+
+def _new_reference() -> str:
+    return "C-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+
+
+def open_case(
+    *,
+    session: Session,
+    kind: str,
+    category_id: int,
+    port_id: int,
+    zone_id: int | None,
+    cargo_direction: str,
+    received_hour: datetime,
+) -> Case:
+    """Every new report becomes a case, due for acknowledgement after the port's days."""
+    port = session.get(Port, port_id)
+    acknowledge_days = port.acknowledge_days if port else 7
+    due = received_hour + timedelta(days=acknowledge_days)
+    case = Case(
+        reference=_new_reference(),
+        kind=kind,
+        category_id=category_id,
+        port_id=port_id,
+        zone_id=zone_id,
+        cargo_direction=cargo_direction,
+        received_hour=received_hour,
+        acknowledge_due=due,
+        due_at=due,
+    )
+    session.add(case)
+    session.flush()
+    return case
+
+
+def get_case(*, session: Session, actor: Staff, case_id: int) -> Case:
+    authorize(actor, Permission.triage)
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(N_("There is no such case."))
+    return case
+
+
+def acknowledge(*, session: Session, actor: Staff, case_id: int, now: datetime) -> Case:
+    """Mark the case acknowledged; the feedback deadline starts."""
+    case = get_case(session=session, actor=actor, case_id=case_id)
+    if case.acknowledged_at is None:
+        port = session.get(Port, case.port_id)
+        case.acknowledged_at = now
+        case.feedback_due = now + timedelta(days=port.feedback_days if port else 91)
+        case.due_at = case.feedback_due
+        if case.status == CaseStatus.new:
+            case.status = CaseStatus.acknowledged
+        session.add(case)
+        session.flush()
+    return case
+
+
+def queue(
+    *,
+    session: Session,
+    actor: Staff,
+    filters: QueueFilter,
+    now: datetime,
+    page: int = 1,
+    page_size: int = 50,
+) -> QueuePage:
+    """The triage queue: what is due first, with the filters a triager needs."""
+    authorize(actor, Permission.triage)
+    conditions = _conditions(session, filters, now)
+    total = session.exec(select(func.count()).select_from(Case).where(*conditions)).one()
+    query = (
+        select(Case, Category.name, Port.name, Zone.name)
+        .join(Category, col(Category.id) == col(Case.category_id))
+        .join(Port, col(Port.id) == col(Case.port_id))
+        .outerjoin(Zone, col(Zone.id) == col(Case.zone_id))
+        .where(*conditions)
+        .order_by(col(Case.due_at).asc().nulls_last(), col(Case.id))
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    found = session.exec(query).all()
+    case_ids = [case.id for case, *_names in found]
+    tags: dict[int, list[str]] = {}
+    for tag in session.exec(select(CaseTag).where(col(CaseTag.case_id).in_(case_ids))):
+        tags.setdefault(tag.case_id, []).append(tag.tag)
+    counts = _report_counts(session, case_ids)
+    rows = [
+        CaseRow(
+            id=case.id or 0,
+            reference=case.reference,
+            title=case.title,
+            status=CaseStatus(case.status),
+            kind=case.kind,
+            category=category_name,
+            port=port_name,
+            zone=zone_name,
+            severity=case.severity,
+            assignee_id=case.assignee_id,
+            cargo_direction=case.cargo_direction,
+            received_hour=case.received_hour,
+            due_at=case.due_at,
+            due="feedback" if case.acknowledged_at else "acknowledge",
+            overdue=case.due_at is not None and case.due_at < now,
+            reports=counts.get(case.id or 0, 0),
+            tags=sorted(tags.get(case.id or 0, [])),
+        )
+        for case, category_name, port_name, zone_name in found
+    ]
+    return QueuePage(total=total, page=page, page_size=page_size, rows=rows)
+
+
+def _report_counts(session: Session, case_ids: list[int | None]) -> dict[int, int]:
+    query = (
+        select(Report.case_id, func.count())
+        .where(col(Report.case_id).in_(case_ids))
+        .group_by(col(Report.case_id))
+    )
+    return {case_id: count for case_id, count in session.exec(query) if case_id is not None}
+
+
+def _conditions(session: Session, filters: QueueFilter, now: datetime) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    statuses = filters.status or list(OPEN)
+    conditions.append(col(Case.status).in_([status.value for status in statuses]))
+    if filters.kind:
+        conditions.append(col(Case.kind) == filters.kind)
+    if filters.category:
+        conditions.append(
+            col(Case.category_id).in_(select(Category.id).where(Category.code == filters.category))
+        )
+    if filters.port:
+        conditions.append(col(Case.port_id).in_(select(Port.id).where(Port.code == filters.port)))
+    if filters.zone:
+        conditions.append(col(Case.zone_id).in_(select(Zone.id).where(Zone.code == filters.zone)))
+    if filters.severity is not None:
+        conditions.append(col(Case.severity) == filters.severity)
+    if filters.assignee_id is not None:
+        conditions.append(col(Case.assignee_id) == filters.assignee_id)
+    if filters.overdue:
+        conditions.append(col(Case.due_at) < now)
+    if filters.cargo_direction:
+        conditions.append(col(Case.cargo_direction) == filters.cargo_direction)
+    if filters.search:
+        term = filters.search.strip()
+        conditions.append(
+            or_(
+                col(Case.reference).ilike(f"%{term}%"),
+                col(Case.title).ilike(f"%{term}%"),
+                col(Case.id).in_(
+                    select(CaseTag.case_id).where(col(CaseTag.tag).ilike(f"%{term}%"))
+                ),
+            )
+        )
+    return conditions

@@ -1,0 +1,110 @@
+"""Every report opens a case; the triage queue puts first what is due first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from api.cases import service
+from api.cases.models import Case
+from api.crypto import KeyRing
+from api.policy import Role
+from api.reports.models import Report
+from tests.factories import make_staff, post_report, report_payload, sign_in_staff
+
+
+def case_of(session: Session, reference: str) -> Case:
+    report = session.exec(select(Report).where(Report.reference == reference)).one()
+    assert report.case_id is not None
+    case = session.get(Case, report.case_id)
+    assert case is not None
+    return case
+
+
+class TestEveryReportOpensACase:
+    def test_a_new_report_is_a_new_case_due_for_acknowledgement_in_seven_days(
+        self, client: TestClient, session: Session
+    ) -> None:
+        reference = post_report(client).json()["reference"]
+        case = case_of(session, reference)
+        assert case.status == "new" and case.kind == "incident"
+        assert case.acknowledge_due == case.received_hour + timedelta(days=7)
+        assert case.due_at == case.acknowledge_due
+
+    def test_acknowledging_starts_the_three_month_feedback_clock(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        triager, _secret = make_staff(session, keyring, role=Role.triager)
+        case = case_of(session, post_report(client).json()["reference"])
+        now = datetime.now(UTC)
+        acknowledged = service.acknowledge(
+            session=session, actor=triager, case_id=case.id or 0, now=now
+        )
+        assert acknowledged.status == "acknowledged"
+        assert acknowledged.feedback_due == now + timedelta(days=91)
+        assert acknowledged.due_at == acknowledged.feedback_due
+
+
+class TestQueue:
+    def test_the_queue_is_ordered_by_due_date_filtered_and_counted(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        references = [
+            post_report(client, report_payload(cargo_direction="outbound")).json()["reference"],
+            post_report(client, report_payload(zone="gate-main", cargo_direction="inbound")).json()[
+                "reference"
+            ],
+            post_report(
+                client, report_payload(kind="integrity", category="bribery-port-staff", zone=None)
+            ).json()["reference"],
+        ]
+        cases = [case_of(session, reference) for reference in references]
+        # The second is overdue: received long ago.
+        cases[1].due_at = datetime.now(UTC) - timedelta(days=2)
+        session.add(cases[1])
+        session.flush()
+        triager, secret = make_staff(session, keyring, role=Role.triager)
+        sign_in_staff(client, triager, secret)
+
+        page = client.get("/api/v1/cases", params={"page_size": 200}).json()
+        mine = [
+            row for row in page["rows"] if row["reference"] in {case.reference for case in cases}
+        ]
+        assert mine[0]["reference"] == cases[1].reference and mine[0]["overdue"]
+        due_dates = [row["due_at"] for row in page["rows"]]
+        assert due_dates == sorted(due_dates)
+        assert page["total"] >= 3
+
+        def references_for(**params: object) -> set[str]:
+            rows = client.get("/api/v1/cases", params={"page_size": 200, **params}).json()["rows"]
+            return {row["reference"] for row in rows} & {case.reference for case in cases}
+
+        assert references_for(overdue=True) == {cases[1].reference}
+        assert references_for(kind="integrity") == {cases[2].reference}
+        assert references_for(category="bribery-port-staff") == {cases[2].reference}
+        assert references_for(zone="gate-main") == {cases[1].reference}
+        assert references_for(cargo_direction="outbound") == {cases[0].reference}
+        assert references_for(search=cases[0].reference) == {cases[0].reference}
+        assert references_for(status="closed") == set()
+
+        first = client.get("/api/v1/cases", params={"page_size": 1, "page": 1}).json()
+        second = client.get("/api/v1/cases", params={"page_size": 1, "page": 2}).json()
+        assert first["total"] == second["total"] == page["total"]
+        assert first["rows"][0]["id"] != second["rows"][0]["id"]
+
+    def test_a_filter_that_matches_nothing_gives_an_empty_page(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        triager, secret = make_staff(session, keyring, role=Role.triager)
+        sign_in_staff(client, triager, secret)
+        page = client.get("/api/v1/cases", params={"search": "no-such-reference-anywhere"}).json()
+        assert page["total"] == 0 and page["rows"] == []
+
+    def test_only_triagers_see_the_queue(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        auditor, secret = make_staff(session, keyring, role=Role.auditor)
+        sign_in_staff(client, auditor, secret)
+        assert client.get("/api/v1/cases").status_code == 403
