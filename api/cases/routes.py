@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from api.cases import service
 from api.cases.schemas import CaseStatus, QueueFilter, QueuePage
@@ -47,3 +48,17 @@ def get_queue(
     return service.queue(
         session=session, actor=actor, filters=filters, now=now, page=page, page_size=page_size
     )
+
+
+class RelatedCase(BaseModel):
+    id: int
+    reference: str
+    reasons: list[str]
+
+
+@router.get("/{case_id}/related", summary="Cases that may be about the same thing")
+def get_related(case_id: int, actor: Triager, session: SessionDep) -> list[RelatedCase]:
+    return [
+        RelatedCase(id=related.case_id, reference=related.reference, reasons=list(related.reasons))
+        for related in service.related_cases(session=session, actor=actor, case_id=case_id)
+    ]

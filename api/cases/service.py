@@ -5,13 +5,17 @@ months of that), configurable per port."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
-from api.cases.models import Case, CaseTag
+from api.cases.entities import extract_entities
+from api.cases.models import Case, CaseEntity, CaseTag
 from api.cases.schemas import CaseRow, CaseStatus, QueueFilter, QueuePage
+from api.crypto import KeyRing
 from api.errors import NotFound
 from api.i18n import N_
 from api.policy import Permission
@@ -185,3 +189,67 @@ def _conditions(session: Session, filters: QueueFilter, now: datetime) -> list[C
             )
         )
     return conditions
+
+
+# Related reports ---------------------------------------------------------------------------
+
+RELATED_WINDOW = timedelta(days=30)
+
+
+def entity_hashes(keyring: KeyRing, texts: Sequence[str | None]) -> list[tuple[str, str]]:
+    """Containers, ships and plates named in ``texts``, as keyed hashes: reports about the
+    same thing can meet while their text stays sealed. Done before any database work."""
+    found: dict[tuple[str, str], None] = {}
+    for text in texts:
+        for entity in extract_entities(text or ""):
+            found[(entity.kind, keyring.lookup_hash(f"entity:{entity.kind}", entity.value))] = None
+    return list(found)
+
+
+def record_entities(
+    *, session: Session, case_id: int, report_id: int, hashes: Sequence[tuple[str, str]]
+) -> None:
+    session.add_all(
+        CaseEntity(case_id=case_id, report_id=report_id, kind=kind, value_hash=value_hash)
+        for kind, value_hash in hashes
+    )
+
+
+@dataclass(frozen=True)
+class Related:
+    case_id: int
+    reference: str
+    reasons: tuple[str, ...]  # "same_place_and_category", "container", "imo", "plate"
+
+
+def related_cases(*, session: Session, actor: Staff, case_id: int) -> list[Related]:
+    """Cases that may be about the same thing: the same zone and category within 30 days,
+    or a container, ship or plate named in both."""
+    case = get_case(session=session, actor=actor, case_id=case_id)
+    reasons: dict[int, set[str]] = {}
+    if case.zone_id is not None:
+        nearby = select(Case.id).where(
+            col(Case.id) != case.id,
+            col(Case.zone_id) == case.zone_id,
+            col(Case.category_id) == case.category_id,
+            col(Case.received_hour) >= case.received_hour - RELATED_WINDOW,
+            col(Case.received_hour) <= case.received_hour + RELATED_WINDOW,
+        )
+        for other_id in session.exec(nearby):
+            if other_id is not None:
+                reasons.setdefault(other_id, set()).add("same_place_and_category")
+    mine = select(CaseEntity.value_hash).where(CaseEntity.case_id == case.id)
+    shared = select(CaseEntity.case_id, CaseEntity.kind).where(
+        col(CaseEntity.value_hash).in_(mine), col(CaseEntity.case_id) != case.id
+    )
+    for other_id, kind in session.exec(shared):
+        reasons.setdefault(other_id, set()).add(kind)
+    if not reasons:
+        return []
+    found_cases = select(Case.id, Case.reference).where(col(Case.id).in_(list(reasons)))
+    references = dict(session.exec(found_cases).all())
+    return [
+        Related(other_id, references[other_id], tuple(sorted(found)))
+        for other_id, found in sorted(reasons.items())
+        if other_id in references
+    ]

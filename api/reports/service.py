@@ -388,6 +388,9 @@ def submit_report(
         else None
     )
     narrative = seal_text(data_key, report_in.narrative, label=Label.narrative)
+    entities = cases_service.entity_hashes(
+        keyring, [report_in.narrative, report_in.location_detail]
+    )
     sealed_files = _reseal_draft(data_key, drafted) + _seal_files(data_key, cleaned)
 
     category_id, port_id, zone_id, excluded = _resolve_references(
@@ -431,6 +434,10 @@ def submit_report(
                 ReportExclusion(report_id=report.id, body_id=body_id) for body_id in excluded
             )
             _add_attachments(session=session, report=report, sealed_files=sealed_files, now=now)
+            assert case.id is not None
+            cases_service.record_entities(
+                session=session, case_id=case.id, report_id=report.id, hashes=entities
+            )
             if draft_token:
                 lookup = keyring.lookup_hash("draft", draft_token)
                 session.exec(

@@ -108,3 +108,59 @@ class TestQueue:
         auditor, secret = make_staff(session, keyring, role=Role.auditor)
         sign_in_staff(client, auditor, secret)
         assert client.get("/api/v1/cases").status_code == 403
+
+
+class TestRelatedCases:
+    def test_reports_naming_the_same_container_are_suggested_as_related(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        from api.cases.models import CaseEntity
+
+        first = post_report(
+            client, report_payload(zone="quay", narrative="Seal of CSQU 305438 3 was cut at night.")
+        ).json()["reference"]
+        second = post_report(
+            client,
+            report_payload(
+                kind="integrity",
+                category="bribery-port-staff",
+                zone="gate-main",
+                narrative="A planner was paid to release container CSQU3054383 early.",
+            ),
+        ).json()["reference"]
+        unrelated = post_report(
+            client,
+            report_payload(zone="anchorage", category="suspicious-object", narrative="A drone."),
+        ).json()["reference"]
+        first_case, second_case = case_of(session, first), case_of(session, second)
+        hashes = session.exec(select(CaseEntity).where(CaseEntity.case_id == first_case.id)).all()
+        assert [entity.kind for entity in hashes] == ["container"]
+        assert "CSQU" not in hashes[0].value_hash  # a keyed hash, never the number
+
+        triager, secret = make_staff(session, keyring, role=Role.triager)
+        sign_in_staff(client, triager, secret)
+        related = client.get(f"/api/v1/cases/{first_case.id}/related").json()
+        by_reference = {row["reference"]: row["reasons"] for row in related}
+        assert by_reference[second_case.reference] == ["container"]
+        assert case_of(session, unrelated).reference not in by_reference
+
+    def test_the_same_zone_and_category_within_30_days_is_suggested(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        first = case_of(
+            session, post_report(client, report_payload(zone="warehouses")).json()["reference"]
+        )
+        second = case_of(
+            session, post_report(client, report_payload(zone="warehouses")).json()["reference"]
+        )
+        triager, _secret = make_staff(session, keyring, role=Role.triager)
+        found = service.related_cases(session=session, actor=triager, case_id=first.id or 0)
+        assert any(
+            item.case_id == second.id and "same_place_and_category" in item.reasons
+            for item in found
+        )
+        second.received_hour = first.received_hour + timedelta(days=45)
+        session.add(second)
+        session.flush()
+        found = service.related_cases(session=session, actor=triager, case_id=first.id or 0)
+        assert all(item.case_id != second.id for item in found)
