@@ -28,6 +28,7 @@ from api.public.routes import router as public_router
 from api.reports.routes import router as reports_router
 from api.reports.schemas import ReportCreate
 from api.staff.routes import router as staff_router
+from api.triage.routes import router as triage_router
 from mobile.routes import error_page as mobile_error_page
 from mobile.routes import router as mobile_router
 
@@ -74,6 +75,7 @@ def create_app(
     api.include_router(staff_router)
     api.include_router(audit_router)
     api.include_router(cases_router)
+    api.include_router(triage_router)
     app.include_router(api)
     app.include_router(admin_router)
     app.include_router(mobile_router, dependencies=[Public])

@@ -201,3 +201,28 @@ class ReporterMessageIn(BaseModel):
         if not cleaned:
             raise DomainMessage(N_("Write a message first."))
         return cleaned
+
+
+class ThreadMessage(BaseModel):
+    seq: int
+    author: str = Field(description='"reporter" or "team".')
+    body: str
+    hour: datetime
+
+
+class StaffReportView(BaseModel):
+    """A report as triage reads it: decrypted, always shown as text, never as HTML."""
+
+    id: int
+    reference: str
+    received_hour: datetime
+    language: str
+    occurred_on: date
+    occurred_approximate: bool
+    cargo_direction: CargoDirection
+    narrative: str
+    location_detail: str | None
+    identity: Identity | None
+    excluded_bodies: list[str]
+    attachments: list[AttachmentPublic]
+    thread: list[ThreadMessage]

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.agencies import service as agencies_service
+from api.agencies.models import Body
 from api.cases import service as cases_service
 from api.config import Settings
 from api.crypto import (
@@ -47,6 +48,8 @@ from api.reports.models import (
 )
 from api.reports.schemas import (
     AttachmentPublic,
+    CargoDirection,
+    Identity,
     Kind,
     MessagePublic,
     ReceiptOut,
@@ -55,6 +58,8 @@ from api.reports.schemas import (
     ReporterMessageIn,
     ReporterReport,
     ReporterToken,
+    StaffReportView,
+    ThreadMessage,
     TimelineEvent,
 )
 from api.taxonomy import service as taxonomy_service
@@ -65,6 +70,8 @@ _TOKEN = struct.Struct(">QIQ")
 
 STATUS_LABELS: dict[str, str] = {
     "received": N_("Received. The team will read it soon."),
+    "acknowledged": N_("Acknowledged. The team is looking into it."),
+    "waiting_for_reporter": N_("The team has a question for you. Please answer below."),
 }
 EVENT_LABELS: dict[str, str] = {
     "received": N_("Report received"),
@@ -688,3 +695,77 @@ def add_reporter_attachments(
         )
         for attachment in attachments
     ]
+
+
+# For triage ----------------------------------------------------------------------------------
+
+
+def reports_of_case(*, session: Session, case_id: int) -> Sequence[Report]:
+    return session.exec(
+        select(Report).where(Report.case_id == case_id).order_by(col(Report.id))
+    ).all()
+
+
+def staff_view(*, session: Session, keyring: KeyRing, report: Report) -> StaffReportView:
+    """Decrypt a report for triage. The caller has checked the policy and audits the view."""
+    assert report.id is not None
+    data_key = keyring.unwrap(report.wrapped_key)
+    excluded = session.exec(
+        select(Body.code)
+        .join(ReportExclusion, col(ReportExclusion.body_id) == col(Body.id))
+        .where(ReportExclusion.report_id == report.id)
+    ).all()
+    thread = session.exec(
+        select(Message).where(Message.report_id == report.id).order_by(col(Message.seq))
+    ).all()
+    return StaffReportView(
+        id=report.id,
+        reference=report.reference,
+        received_hour=report.received_hour,
+        language=report.language,
+        occurred_on=report.occurred_on,
+        occurred_approximate=report.occurred_approximate,
+        cargo_direction=CargoDirection(report.cargo_direction),
+        narrative=open_text(data_key, report.narrative_sealed, label=Label.narrative),
+        location_detail=open_text(
+            data_key, report.location_detail_sealed, label=Label.location_detail
+        )
+        if report.location_detail_sealed
+        else None,
+        identity=Identity.model_validate_json(
+            open_text(data_key, report.identity_sealed, label=Label.identity)
+        )
+        if report.identity_sealed
+        else None,
+        excluded_bodies=list(excluded),
+        attachments=_attachments_public(session, report),
+        thread=[
+            ThreadMessage(
+                seq=message.seq,
+                author=message.author,
+                body=open_text(data_key, message.body_sealed, label=Label.message),
+                hour=message.created_hour,
+            )
+            for message in thread
+        ],
+    )
+
+
+def add_team_message(
+    *, session: Session, keyring: KeyRing, report: Report, body: str, now: datetime
+) -> Message:
+    """A message from the team that the reporter reads with their receipt code."""
+    assert report.id is not None
+    message = Message(
+        report_id=report.id,
+        seq=report.next_message_seq,
+        author="team",
+        visibility="reporter",
+        body_sealed=seal_text(keyring.unwrap(report.wrapped_key), body, label=Label.message),
+        created_hour=to_hour(now),
+    )
+    report.next_message_seq += 1
+    session.add(message)
+    session.add(report)
+    session.flush()
+    return message
