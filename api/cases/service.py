@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from api.cases.entities import extract_entities
@@ -253,3 +253,30 @@ def related_cases(*, session: Session, actor: Staff, case_id: int) -> list[Relat
         for other_id, found in sorted(reasons.items())
         if other_id in references
     ]
+
+
+def set_tags(*, session: Session, case: Case, tags: Sequence[str]) -> None:
+    session.exec(delete(CaseTag).where(col(CaseTag.case_id) == case.id))
+    assert case.id is not None
+    session.add_all(CaseTag(case_id=case.id, tag=tag) for tag in tags)
+
+
+def move_report(*, session: Session, report_id: int, from_case: int, to_case: int) -> None:
+    """The report's entity hashes follow it into its new case."""
+    session.exec(
+        update(CaseEntity)
+        .where(col(CaseEntity.report_id) == report_id, col(CaseEntity.case_id) == from_case)
+        .values(case_id=to_case)
+    )
+
+
+def close_as_merged(*, session: Session, case_id: int, now: datetime) -> None:
+    case = session.get(Case, case_id)
+    if case is not None:
+        case.status, case.resolution, case.closed_at, case.due_at = (
+            CaseStatus.closed,
+            "duplicate",
+            now,
+            None,
+        )
+        session.add(case)

@@ -769,3 +769,7 @@ def add_team_message(
     session.add(report)
     session.flush()
     return message
+
+
+def find_by_reference(*, session: Session, reference: str) -> Report | None:
+    return session.exec(select(Report).where(Report.reference == reference)).first()

@@ -8,7 +8,7 @@ from api.deps import KeyRingDep, Now, SessionDep, require
 from api.policy import Permission
 from api.staff.models import Staff
 from api.triage import service
-from api.triage.schemas import CaseDetail, ReplyIn
+from api.triage.schemas import CaseClose, CaseDetail, CaseUpdate, LinkIn, ReplyIn
 
 router = APIRouter(prefix="/cases", tags=["triage"])
 Triager = Annotated[Staff, Depends(require(Permission.triage))]
@@ -44,3 +44,76 @@ def post_message(
     service.reply(
         session=session, keyring=keyring, actor=actor, case_id=case_id, reply_in=reply_in, now=now
     )
+
+
+@router.patch(
+    "/{case_id}", status_code=204, summary="Classify: title, severity, TLP, tags, assignee"
+)
+def patch_case(
+    case_id: int,
+    changes: CaseUpdate,
+    actor: Triager,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> None:
+    service.update(
+        session=session, keyring=keyring, actor=actor, case_id=case_id, changes=changes, now=now
+    )
+
+
+@router.post("/{case_id}/close", status_code=204, summary="Close with a resolution and an outcome")
+def close_case(
+    case_id: int,
+    closing: CaseClose,
+    actor: Triager,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> None:
+    service.close(
+        session=session, keyring=keyring, actor=actor, case_id=case_id, closing=closing, now=now
+    )
+
+
+@router.post("/{case_id}/reopen", status_code=204, summary="Reopen a closed case")
+def reopen_case(
+    case_id: int, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
+) -> None:
+    service.reopen(session=session, keyring=keyring, actor=actor, case_id=case_id, now=now)
+
+
+@router.post(
+    "/{case_id}/reports", status_code=204, summary="Link a report (a duplicate) into this case"
+)
+def link_report(
+    case_id: int,
+    link_in: LinkIn,
+    actor: Triager,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> None:
+    service.link(
+        session=session,
+        keyring=keyring,
+        actor=actor,
+        case_id=case_id,
+        report_reference=link_in.report,
+        now=now,
+    )
+
+
+@router.delete("/{case_id}/reports/{reference}", summary="Unlink a report into a case of its own")
+def unlink_report(
+    case_id: int, reference: str, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
+) -> dict[str, int]:
+    new_case = service.unlink(
+        session=session,
+        keyring=keyring,
+        actor=actor,
+        case_id=case_id,
+        report_reference=reference,
+        now=now,
+    )
+    return {"case_id": new_case}

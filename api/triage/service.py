@@ -11,12 +11,12 @@ from api.audit import service as audit_service
 from api.cases import service as cases_service
 from api.cases.schemas import CaseStatus
 from api.crypto import KeyRing
-from api.errors import NotFound
+from api.errors import Conflict, NotFound, invalid_field
 from api.i18n import N_, translate
 from api.reports import service as reports_service
 from api.staff.models import Staff
 from api.taxonomy import service as taxonomy_service
-from api.triage.schemas import CaseDetail, ReplyIn
+from api.triage.schemas import CaseClose, CaseDetail, CaseUpdate, ReplyIn
 
 ACKNOWLEDGEMENT = N_(
     "Thank you. Your report has been received and is being looked at by the team. "
@@ -127,3 +127,149 @@ def reply(
         case_id,
         now,
     )
+
+
+def update(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    case_id: int,
+    changes: CaseUpdate,
+    now: datetime,
+) -> None:
+    case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    if changes.category is not None:
+        category = taxonomy_service.find_category(session=session, code=changes.category)
+        kind = changes.kind or case.kind
+        if category is None or category.kind != kind or category.id is None:
+            raise invalid_field(
+                "category", N_("This category does not belong to this kind of report.")
+            )
+        case.category_id = category.id
+    if changes.kind is not None:
+        case.kind = changes.kind
+    for name in ("title", "severity", "tlp", "assignee_id"):
+        value = getattr(changes, name)
+        if value is not None:
+            setattr(case, name, value)
+    if changes.tags is not None:
+        cases_service.set_tags(session=session, case=case, tags=changes.tags)
+    session.add(case)
+    changed = sorted(name for name, value in changes.model_dump(exclude_none=True).items())
+    audit_service.record(
+        session=session,
+        keyring=keyring,
+        action="case.updated",
+        now=now,
+        actor_id=actor.id,
+        actor=actor.email,
+        object_type="case",
+        object_id=case_id,
+        detail={"fields": ",".join(changed)},
+    )
+
+
+def close(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    case_id: int,
+    closing: CaseClose,
+    now: datetime,
+) -> None:
+    """Close with a resolution; every reporter of the case reads the outcome."""
+    case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    case.status, case.resolution, case.closed_at, case.due_at = (
+        CaseStatus.closed,
+        closing.resolution,
+        now,
+        None,
+    )
+    session.add(case)
+    for report in reports_service.reports_of_case(session=session, case_id=case_id):
+        report.status = "closed"
+        reports_service.add_team_message(
+            session=session, keyring=keyring, report=report, body=closing.outcome, now=now
+        )
+    _audit(session, keyring, actor, "case.closed", case_id, now)
+
+
+def reopen(
+    *, session: Session, keyring: KeyRing, actor: Staff, case_id: int, now: datetime
+) -> None:
+    case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    if case.status != CaseStatus.closed:
+        return
+    case.status = CaseStatus.acknowledged if case.acknowledged_at else CaseStatus.new
+    case.closed_at, case.resolution = None, ""
+    case.due_at = case.feedback_due if case.acknowledged_at else case.acknowledge_due
+    session.add(case)
+    for report in reports_service.reports_of_case(session=session, case_id=case_id):
+        report.status = "acknowledged" if case.acknowledged_at else "received"
+        session.add(report)
+    _audit(session, keyring, actor, "case.reopened", case_id, now)
+
+
+def link(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    case_id: int,
+    report_reference: str,
+    now: datetime,
+) -> None:
+    """Move a report (a duplicate) into this case; its old case closes when left empty."""
+    target = cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    report = reports_service.find_by_reference(session=session, reference=report_reference)
+    if report is None or report.case_id is None or target.id is None:
+        raise NotFound(N_("There is no such report."))
+    old_case_id = report.case_id
+    if old_case_id == target.id:
+        return
+    cases_service.move_report(
+        session=session, report_id=report.id or 0, from_case=old_case_id, to_case=target.id
+    )
+    report.case_id = target.id
+    session.add(report)
+    session.flush()
+    if not reports_service.reports_of_case(session=session, case_id=old_case_id):
+        cases_service.close_as_merged(session=session, case_id=old_case_id, now=now)
+    _audit(session, keyring, actor, "case.report_linked", target.id, now)
+
+
+def unlink(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    case_id: int,
+    report_reference: str,
+    now: datetime,
+) -> int:
+    """Take a report out of this case into a new case of its own; returns that case's id."""
+    case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    report = reports_service.find_by_reference(session=session, reference=report_reference)
+    if report is None or report.case_id != case.id or case.id is None:
+        raise NotFound(N_("This report is not part of this case."))
+    if len(reports_service.reports_of_case(session=session, case_id=case.id)) == 1:
+        raise Conflict(N_("A case keeps at least one report."))
+    own = cases_service.open_case(
+        session=session,
+        kind=report.kind,
+        category_id=report.category_id,
+        port_id=report.port_id,
+        zone_id=report.zone_id,
+        cargo_direction=report.cargo_direction,
+        received_hour=report.received_hour,
+    )
+    assert own.id is not None
+    cases_service.move_report(
+        session=session, report_id=report.id or 0, from_case=case.id, to_case=own.id
+    )
+    report.case_id = own.id
+    session.add(report)
+    _audit(session, keyring, actor, "case.report_unlinked", case.id, now)
+    return own.id

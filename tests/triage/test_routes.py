@@ -103,3 +103,90 @@ class TestTriagerAndReporter:
             other, secret = make_staff(session, keyring, role=role)
             sign_in_staff(client, other, secret)
             assert client.get(f"/api/v1/cases/{report.case_id}").status_code == 403
+
+
+def case_id_of(session: Session, reference: str) -> int:
+    report = session.exec(select(Report).where(Report.reference == reference)).one()
+    assert report.case_id is not None
+    return report.case_id
+
+
+class TestCaseWork:
+    def test_classify_link_a_duplicate_close_and_reopen(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        first = post_report(client, report_payload(narrative="Seal of CSQU3054383 cut.")).json()
+        second = post_report(
+            client, report_payload(narrative="CSQU 305438 3 again, same van.")
+        ).json()
+        case_id, duplicate_case_id = (
+            case_id_of(session, first["reference"]),
+            case_id_of(session, second["reference"]),
+        )
+        triager, secret = make_staff(session, keyring, role=Role.triager)
+        csrf = sign_in_staff(client, triager, secret)
+
+        changes = {
+            "title": "Seal cut, north terminal",
+            "severity": 2,
+            "tlp": "AMBER+STRICT",
+            "tags": ["Seals", "van"],
+        }
+        assert (
+            client.patch(f"/api/v1/cases/{case_id}", json=changes, headers=csrf).status_code == 204
+        )
+        queue = client.get("/api/v1/cases", params={"search": "seals", "page_size": 200}).json()
+        assert [row["tags"] for row in queue["rows"] if row["id"] == case_id] == [["seals", "van"]]
+        bad = client.patch(f"/api/v1/cases/{case_id}", json={"severity": 9}, headers=csrf)
+        assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "severity"
+
+        linked = client.post(
+            f"/api/v1/cases/{case_id}/reports", json={"report": second["reference"]}, headers=csrf
+        )
+        assert linked.status_code == 204
+        detail = client.get(f"/api/v1/cases/{case_id}").json()
+        assert [report["reference"] for report in detail["reports"]] == [
+            first["reference"],
+            second["reference"],
+        ]
+        assert client.get(f"/api/v1/cases/{duplicate_case_id}").json()["status"] == "closed"
+
+        unlinked = client.delete(
+            f"/api/v1/cases/{case_id}/reports/{second['reference']}", headers=csrf
+        )
+        assert unlinked.status_code == 200
+        assert len(client.get(f"/api/v1/cases/{case_id}").json()["reports"]) == 1
+        relinked = client.post(
+            f"/api/v1/cases/{case_id}/reports", json={"report": second["reference"]}, headers=csrf
+        )
+        assert relinked.status_code == 204
+
+        closing = {
+            "resolution": "substantiated",
+            "outcome": "The seal was replaced and the matter passed on.",
+        }
+        assert (
+            client.post(f"/api/v1/cases/{case_id}/close", json=closing, headers=csrf).status_code
+            == 204
+        )
+        assert (
+            client.get("/api/v1/cases", params={"search": detail["reference"]}).json()["total"] == 0
+        )
+        reporter_client = TestClient(client.app)
+        mine = reporter_client.get(
+            "/api/v1/reporter/report", headers=log_in(reporter_client, second["receipt"])
+        ).json()
+        assert mine["messages"][-1]["body"] == closing["outcome"]
+
+        assert client.post(f"/api/v1/cases/{case_id}/reopen", headers=csrf).status_code == 204
+        assert client.get(f"/api/v1/cases/{case_id}").json()["status"] == "new"
+        actions = session.exec(
+            select(AuditEntry.action).where(AuditEntry.object_id == str(case_id))
+        ).all()
+        assert {
+            "case.updated",
+            "case.report_linked",
+            "case.report_unlinked",
+            "case.closed",
+            "case.reopened",
+        } <= set(actions)
