@@ -35,15 +35,16 @@ import argparse
 import os
 import platform
 import sys
+import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col, select
 
@@ -53,6 +54,7 @@ from api.cases.service import queue
 from api.db import make_engine
 from api.policy import Role
 from api.staff.models import Staff
+from bench.intake import scratch_database
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_CASES = 200_000
@@ -144,31 +146,6 @@ CANDIDATE_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 # The database ----------------------------------------------------------------------------------
-
-
-def _psycopg_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-
-
-@contextmanager
-def scratch_database(admin_url: str, prefix: str = "portline_queue") -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards whatever happens."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_psycopg_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield (
-                make_url(_psycopg_url(admin_url))
-                .set(database=name)
-                .render_as_string(hide_password=False)
-            )
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def prepare_portline_database(engine: Engine) -> None:
@@ -703,7 +680,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    with scratch_database(args.admin_url) as url:
+    with scratch_database(
+        "postgresql", Path(tempfile.gettempdir()), args.admin_url, "portline_queue"
+    ) as url:
         engine = make_engine(url)
         try:
             with engine.connect() as connection:
