@@ -178,13 +178,15 @@ def _conditions(session: Session, filters: QueueFilter, now: datetime) -> list[C
     if filters.cargo_direction:
         conditions.append(col(Case.cargo_direction) == filters.cargo_direction)
     if filters.search:
-        term = filters.search.strip()
+        # What the triager typed is matched literally: % and _ are not wildcards here.
+        term = filters.search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{term}%"
         conditions.append(
             or_(
-                col(Case.reference).ilike(f"%{term}%"),
-                col(Case.title).ilike(f"%{term}%"),
+                col(Case.reference).ilike(pattern, escape="\\"),
+                col(Case.title).ilike(pattern, escape="\\"),
                 col(Case.id).in_(
-                    select(CaseTag.case_id).where(col(CaseTag.tag).ilike(f"%{term}%"))
+                    select(CaseTag.case_id).where(col(CaseTag.tag).ilike(pattern, escape="\\"))
                 ),
             )
         )

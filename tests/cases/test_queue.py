@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from api.cases import service
 from api.cases.models import Case
+from api.cases.schemas import QueueFilter
 from api.crypto import KeyRing
 from api.policy import Role
 from api.reports.models import Report
@@ -164,3 +165,31 @@ class TestRelatedCases:
         session.flush()
         found = service.related_cases(session=session, actor=triager, case_id=first.id or 0)
         assert all(item.case_id != second.id for item in found)
+
+
+class TestSearch:
+    def test_search_terms_are_matched_literally(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        case = case_of(session, post_report(client).json()["reference"])
+        case.title = "Seal cut: 100% sure, gate_3"
+        other = case_of(session, post_report(client).json()["reference"])
+        other.title = "Plain title, gate 3"
+        session.add_all([case, other])
+        session.flush()
+        triager, _secret = make_staff(session, keyring, role=Role.triager)
+
+        def found(term: str) -> set[str]:
+            page = service.queue(
+                session=session,
+                actor=triager,
+                filters=QueueFilter(search=term),
+                now=datetime.now(UTC),
+                page_size=200,
+            )
+            return {row.reference for row in page.rows}
+
+        assert case.reference in found("100% sure")
+        assert found("gate_3") == {case.reference}  # _ is not "any character"
+        assert found("%") == {case.reference}  # % is not "anything"
+        assert found("gate%3") == set()
