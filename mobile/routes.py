@@ -52,7 +52,7 @@ def page_language(request: Request) -> str:
 Language = Annotated[str, Depends(page_language)]
 
 
-def _common(request: Request, settings: Settings, language: str) -> dict[str, object]:
+def _common(request: Request, settings: Settings) -> dict[str, object]:
     return {
         "languages": [(code, public_service.LANGUAGE_NAMES[code]) for code in LANGUAGES],
         "path": request.url.path,
@@ -62,9 +62,7 @@ def _common(request: Request, settings: Settings, language: str) -> dict[str, ob
 
 @router.get("/")
 def home(request: Request, settings: SettingsDep, language: Language) -> Response:
-    return pages.render(
-        "home.html", language, _common(request, settings, language), compress_for=request
-    )
+    return pages.render("home.html", language, _common(request, settings), compress_for=request)
 
 
 @router.get("/danger")
@@ -75,7 +73,7 @@ def danger(
     return pages.render(
         "danger.html",
         language,
-        {**_common(request, settings, language), "config": config},
+        {**_common(request, settings), "config": config},
         compress_for=request,
     )
 
@@ -101,7 +99,6 @@ def _render_report(
     *,
     config: PublicConfig,
     settings: Settings,
-    keyring: KeyRing,
     language: str,
     form: ReportForm,
     step: str,
@@ -119,7 +116,7 @@ def _render_report(
         "report.html",
         language,
         {
-            **_common(request, settings, language),
+            **_common(request, settings),
             "config": config,
             "form": form,
             "step": step,
@@ -156,7 +153,6 @@ def report_form(
         request,
         config=config,
         settings=settings,
-        keyring=keyring,
         language=language,
         form=form,
         step=STEPS[0],
@@ -193,7 +189,6 @@ async def report_step(
             request,
             config=config,
             settings=settings,
-            keyring=keyring,
             language=language,
             form=form,
             step=next_step,
@@ -252,7 +247,9 @@ async def report_step(
     if problems:
         errors = problems
         status_code = 422
-        first = next((s for s in STEPS if any(_in_step(name, s) for name in problems)), "review")
+        first = next(
+            (s for s in STEPS if any(step_for_field(name) == s for name in problems)), "review"
+        )
         return render(first)
     try:
         receipt = reports_service.submit_report(
@@ -279,16 +276,12 @@ async def report_step(
         "receipt.html",
         language,
         {
-            **_common(request, settings, language),
+            **_common(request, settings),
             "receipt": receipt.receipt,
             "groups": [receipt.receipt[i : i + 4] for i in range(0, 16, 4)],
             "reference": receipt.reference,
         },
     )
-
-
-def _in_step(name: str, step: str) -> bool:
-    return step_for_field(name) == step
 
 
 def _first_problem(error: DomainError, field: str) -> FieldProblem:
@@ -311,7 +304,7 @@ def receipt_form(
         "login.html",
         language,
         {
-            **_common(request, settings, language),
+            **_common(request, settings),
             "form_token": proofs_service.issue_form_token(keyring=keyring, now=now),
             "error": None,
         },
@@ -354,7 +347,7 @@ async def receipt_login(
             "login.html",
             language,
             {
-                **_common(request, settings, language),
+                **_common(request, settings),
                 "form_token": proofs_service.issue_form_token(keyring=keyring, now=now),
                 "error": _explain(error, language),
             },
@@ -418,7 +411,7 @@ def _my_report_page(
         "my_report.html",
         language,
         {
-            **_common(request, settings, language),
+            **_common(request, settings),
             "view": view,
             "error": error,
             "idle_seconds": settings.reporter_session_seconds,
@@ -546,7 +539,7 @@ def error_page(request: Request, status_code: int) -> Response:
         "error.html",
         language,
         {
-            **_common(request, request.app.state.settings, language),
+            **_common(request, request.app.state.settings),
             "title": title,
             "message": message,
         },
