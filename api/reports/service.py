@@ -577,20 +577,21 @@ def _messages(session: Session, report: Report, visibility: str) -> Sequence[Mes
     return session.exec(query).all()
 
 
+def _attachment_public(attachment: Attachment) -> AttachmentPublic:
+    return AttachmentPublic(
+        seq=attachment.seq,
+        media_type=attachment.media_type,
+        byte_size=attachment.byte_size,
+        width=attachment.width,
+        height=attachment.height,
+    )
+
+
 def _attachments_public(session: Session, report: Report) -> list[AttachmentPublic]:
     query = (
         select(Attachment).where(Attachment.report_id == report.id).order_by(col(Attachment.seq))
     )
-    return [
-        AttachmentPublic(
-            seq=attachment.seq,
-            media_type=attachment.media_type,
-            byte_size=attachment.byte_size,
-            width=attachment.width,
-            height=attachment.height,
-        )
-        for attachment in session.exec(query)
-    ]
+    return [_attachment_public(attachment) for attachment in session.exec(query)]
 
 
 def reporter_view(
@@ -685,16 +686,7 @@ def add_reporter_attachments(
     )
     session.add(report)
     session.flush()
-    return [
-        AttachmentPublic(
-            seq=attachment.seq,
-            media_type=attachment.media_type,
-            byte_size=attachment.byte_size,
-            width=attachment.width,
-            height=attachment.height,
-        )
-        for attachment in attachments
-    ]
+    return [_attachment_public(attachment) for attachment in attachments]
 
 
 # For triage ----------------------------------------------------------------------------------

@@ -334,10 +334,8 @@ def confirm_enrolment(
             )
         )
     _audit(session, keyring, "staff.second_factor_enrolled", now, actor=staff, target=staff)
-    session.delete(staff_session)
-    token, csrf = _new_session(session, staff, now, second_factor_done=True)
-    _audit(session, keyring, "login.succeeded", now, actor=staff, target=staff, method="enrolment")
-    return EnrolmentDone(codes, SignIn(staff, token, csrf, second_factor_needed=False))
+    signed_in = _complete_sign_in(session, keyring, staff, staff_session, now, method="enrolment")
+    return EnrolmentDone(codes, signed_in)
 
 
 def _use_recovery_code(session: Session, staff: Staff, code: str, now: datetime) -> bool:
@@ -450,7 +448,21 @@ def second_factor(
             field="code",
         )
     session.add(staff)
-    session.delete(staff_session)
+    return _complete_sign_in(session, keyring, staff, staff_session, now, method=method)
+
+
+def _complete_sign_in(
+    session: Session,
+    keyring: KeyRing,
+    staff: Staff,
+    pending: StaffSession,
+    now: datetime,
+    *,
+    method: str,
+) -> SignIn:
+    """Both factors passed: the half-signed-in session gives way to a new one, so the id
+    used before the second factor is worthless."""
+    session.delete(pending)
     token, csrf = _new_session(session, staff, now, second_factor_done=True)
     _audit(session, keyring, "login.succeeded", now, actor=staff, target=staff, method=method)
     return SignIn(staff, token, csrf, second_factor_needed=False)
