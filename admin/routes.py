@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from admin import account, audit, home, signin, staff
+from admin import (
+    account,
+    audit,
+    bodies,
+    case,
+    dashboard,
+    home,
+    queue,
+    refer,
+    referrals,
+    rules,
+    signin,
+    staff,
+)
 from admin.shell import assets, error_page
 from api.deps import Public
 
@@ -13,7 +26,14 @@ router.include_router(assets.router(), dependencies=[Public])
 router.include_router(signin.router)
 router.include_router(home.router)
 router.include_router(staff.router)
+router.include_router(bodies.router)
+router.include_router(rules.router)
 router.include_router(account.router)
 router.include_router(audit.router)
+router.include_router(queue.router)
+router.include_router(case.router)
+router.include_router(refer.router)
+router.include_router(referrals.router)
+router.include_router(dashboard.router)
 
 __all__ = ["error_page", "router"]

@@ -72,8 +72,11 @@ class NavItem:
 
 NAVIGATION = (
     NavItem(f"{PREFIX}/triage", N_("Triage"), Permission.triage),
+    NavItem(f"{PREFIX}/dashboard", N_("Dashboard"), Permission.triage),
     NavItem(f"{PREFIX}/referrals", N_("Referrals"), Permission.work_referrals),
     NavItem(f"{PREFIX}/staff", N_("Administration"), Permission.manage_staff),
+    NavItem(f"{PREFIX}/bodies", N_("Receiving bodies"), Permission.manage_staff),
+    NavItem(f"{PREFIX}/rules", N_("Routing rules"), Permission.read_routing),
     NavItem(f"{PREFIX}/audit", N_("Audit"), Permission.read_audit),
     NavItem(f"{PREFIX}/account", N_("My account"), Permission.own_account),
 )

@@ -15,18 +15,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin.routes import error_page as admin_error_page
 from admin.routes import router as admin_router
+from api.agencies.routes import router as bodies_router
 from api.audit.routes import router as audit_router
 from api.cases.routes import router as cases_router
 from api.config import Settings, get_settings
 from api.crypto import KeyRing
+from api.dashboard.routes import router as dashboard_router
 from api.db import make_engine
 from api.deps import Public
 from api.errors import http_error_response, install_error_handlers
 from api.keystore.service import open_keyring
 from api.middleware import PortlineMiddleware
+from api.ports.routes import router as ports_router
 from api.public.routes import router as public_router
+from api.referrals.routes import liaison_router
+from api.referrals.routes import router as referrals_router
 from api.reports.routes import router as reports_router
 from api.reports.schemas import ReportCreate
+from api.routing.routes import router as routing_router
 from api.staff.routes import router as staff_router
 from api.triage.routes import router as triage_router
 from mobile.routes import error_page as mobile_error_page
@@ -76,6 +82,12 @@ def create_app(
     api.include_router(audit_router)
     api.include_router(cases_router)
     api.include_router(triage_router)
+    api.include_router(dashboard_router)
+    api.include_router(ports_router)
+    api.include_router(bodies_router)
+    api.include_router(routing_router)
+    api.include_router(referrals_router)
+    api.include_router(liaison_router)
     app.include_router(api)
     app.include_router(admin_router)
     app.include_router(mobile_router, dependencies=[Public])

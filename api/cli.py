@@ -33,7 +33,7 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 
     from api import migrate
     from api.db import utcnow
-    from api.demo import seed_demo, seed_demo_staff
+    from api.demo import seed_demo, seed_demo_reports, seed_demo_staff
     from api.keystore.service import open_keyring
 
     engine = _engine(settings)
@@ -43,10 +43,17 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         summary = seed_demo(session)
         logins = seed_demo_staff(session, keyring, utcnow())
         session.commit()
+        receipts = seed_demo_reports(session, keyring, settings, utcnow())
+        session.commit()
     print(
         f"Demo port ready: {summary.ports} ports, {summary.zones} zones, "
         f"{summary.categories} categories, {summary.bodies} receiving bodies."
     )
+    if receipts:
+        print(f"\n{len(receipts)} demo reports for the triage queue. A reporter comes back with")
+        print("the receipt code at http://127.0.0.1:8000/my-report, for example:")
+        for reference, receipt in receipts[:2]:
+            print(f"  {reference}  receipt {receipt}")
     print("\nConsole logins (http://127.0.0.1:8000/admin; new passwords on every run).")
     print("Add the secret to any authenticator app for the 6-digit codes:")
     for login in logins:
@@ -141,6 +148,26 @@ def cmd_audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import logging.config
+    import signal
+    import threading
+
+    from api.keystore.service import open_keyring
+    from api.logs import logging_config
+    from api.referrals import worker
+
+    logging.config.dictConfig(logging_config(settings.log_level))
+    engine = _engine(settings)
+    keyring = open_keyring(settings=settings, engine=engine)
+    stop = threading.Event()
+    # SIGTERM (a deploy, systemd, a container stop) lets the notice in hand finish first.
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda _number, _frame: stop.set())
+    worker.run(engine=engine, keyring=keyring, settings=settings, stop=stop, once=args.once)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="portline",
@@ -176,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="")
     create.add_argument("--base-url", default="http://127.0.0.1:8000")
     create.set_defaults(handler=cmd_staff_create)
+
+    worker = commands.add_parser(
+        "worker", help="deliver the outbox's notices to receiving bodies (e-mail, webhook)"
+    )
+    worker.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    worker.set_defaults(handler=cmd_worker)
 
     audit = commands.add_parser("audit", help="the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

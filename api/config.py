@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,38 @@ class Settings(BaseSettings):
         default="https://www.wikipedia.org/", pattern=r"^https?://", max_length=300
     )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://\S+$",
+        max_length=300,
+        description="Where staff reach Portline; links in notices to bodies start with it.",
+    )
+    # Notices to receiving bodies, delivered by `portline worker` (api/referrals/outbox.py).
+    smtp_host: str = Field(
+        default="", max_length=253, description="SMTP server; empty: e-mail notices fail until set."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_user: str = Field(default="", max_length=254, description="Empty: no SMTP login.")
+    smtp_password: SecretStr = Field(default=SecretStr(""))
+    smtp_starttls: bool = Field(default=True, description="Upgrade to TLS before logging in.")
+    mail_from: str = Field(
+        default="portline@localhost", pattern=r"^[^@\s]+@[^@\s]+$", max_length=254
+    )
+    worker_poll_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="How long an idle worker sleeps between looks."
+    )
+    outbox_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Attempts before a notice is marked failed."
+    )
+    outbox_backoff_base_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    outbox_backoff_cap_seconds: float = Field(default=3600.0, gt=0, le=7 * 86_400)
+    outbox_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=86_400,
+        description="How long a taken notice stays with its worker; keep it above the timeout.",
+    )
+    delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
 
     @field_validator("database_url")
     @classmethod
@@ -48,6 +80,11 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @property
     def effective_database_url(self) -> str:

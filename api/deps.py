@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from api.config import Settings
@@ -101,8 +102,13 @@ def require(permission: Permission) -> Callable[..., Awaitable[Staff]]:
 
     async def dependency(request: Request, session: SessionDep, now: Now) -> Staff:
         try:
-            current = staff_service.session_for_token(
-                session=session, token=_staff_token(request), now=now
+            # Off the event loop: on SQLite a transaction may wait for the writer lock, and
+            # the request holding it needs the loop to finish.
+            current = await run_in_threadpool(
+                staff_service.session_for_token,
+                session=session,
+                token=_staff_token(request),
+                now=now,
             )
         except Unauthorized:
             raise SignInRequired(N_("Please sign in.")) from None

@@ -1,11 +1,18 @@
 """Every table, imported once so Alembic and the app see the whole schema."""
 
-from api.agencies.models import Body
+from api.agencies.models import Body, BodyJurisdiction, RoutingRule
 from api.audit.models import AuditEntry, AuditHead
 from api.cases.models import Case, CaseEntity, CaseTag
 from api.keystore.models import KeyCheck
 from api.ports.models import EmergencyNumber, Port, Zone
 from api.proofs.models import RateWindow, SpentProof
+from api.referrals.models import (
+    CaseImplicatedBody,
+    OutboxJob,
+    Referral,
+    ReferralAttachment,
+    ReferralEvent,
+)
 from api.reports.models import (
     Attachment,
     DraftAttachment,
@@ -16,14 +23,18 @@ from api.reports.models import (
 )
 from api.staff.models import Invitation, RecoveryCode, Staff, StaffSession
 from api.taxonomy.models import Category
+from api.triage.models import CaseNote
 
 __all__ = [
     "Attachment",
     "AuditEntry",
     "AuditHead",
     "Body",
+    "BodyJurisdiction",
     "Case",
     "CaseEntity",
+    "CaseImplicatedBody",
+    "CaseNote",
     "CaseTag",
     "Category",
     "DraftAttachment",
@@ -31,11 +42,16 @@ __all__ = [
     "Invitation",
     "KeyCheck",
     "Message",
+    "OutboxJob",
     "Port",
     "RateWindow",
     "RecoveryCode",
+    "Referral",
+    "ReferralAttachment",
+    "ReferralEvent",
     "Report",
     "ReportExclusion",
+    "RoutingRule",
     "SpentProof",
     "Staff",
     "StaffSession",

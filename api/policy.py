@@ -23,6 +23,8 @@ class Permission(StrEnum):
     manage_staff = "manage_staff"
     # Triagers: reports, cases and referrals.
     triage = "triage"
+    # Administrators, who write them, and triagers, who route by them: the routing rules.
+    read_routing = "read_routing"
     # Liaison officers: referrals to their own body.
     work_referrals = "work_referrals"
     # Auditors: the audit log.
@@ -30,8 +32,10 @@ class Permission(StrEnum):
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.administrator: frozenset({Permission.own_account, Permission.manage_staff}),
-    Role.triager: frozenset({Permission.own_account, Permission.triage}),
+    Role.administrator: frozenset(
+        {Permission.own_account, Permission.manage_staff, Permission.read_routing}
+    ),
+    Role.triager: frozenset({Permission.own_account, Permission.triage, Permission.read_routing}),
     Role.liaison: frozenset({Permission.own_account, Permission.work_referrals}),
     Role.auditor: frozenset({Permission.own_account, Permission.read_audit}),
 }

@@ -41,6 +41,7 @@ _SCALARS = (
     "identity_mode",
     "identity_name",
     "identity_contact",
+    "identity_may_share",
     "draft_token",
     "submission_key",
 )
@@ -79,6 +80,7 @@ class ReportForm:
             identity = {
                 "name": self.get("identity_name") or None,
                 "contact": self.get("identity_contact") or None,
+                "may_share": self.get("identity_may_share") == "1",
             }
         payload: dict[str, object] = {
             "kind": self.get("kind"),

@@ -4,11 +4,14 @@ faster, offline-capable and able to solve the proof of work."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
 
 from api.config import Settings
 from api.crypto import KeyRing
@@ -173,6 +176,24 @@ async def report_step(
 ) -> Response:
     """One step of the form sent without JavaScript: check it, then show the next."""
     body, texts, language = await _read_form(request, settings)
+
+    return await run_in_threadpool(
+        _report_step, request, session, settings, keyring, now, body, texts, language
+    )
+
+
+def _report_step(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    keyring: KeyRing,
+    now: datetime,
+    body: MultipartBody,
+    texts: dict[str, str],
+    language: str,
+) -> Response:
+    # Off the event loop: a transaction may wait on SQLite's writer lock, and the request
+    # holding it needs the loop to finish.
     config = public_service.public_config(session=session, settings=settings, language=language)
     form = ReportForm.from_fields(body.fields)
     step = texts.get("step", STEPS[0]) if texts.get("step") in STEPS else STEPS[0]
@@ -321,6 +342,23 @@ async def receipt_login(
     now: Now,
 ) -> Response:
     _body, texts, language = await _read_form(request, settings, max_files=0)
+
+    return await run_in_threadpool(
+        _receipt_login, request, session, settings, keyring, now, texts, language
+    )
+
+
+def _receipt_login(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    keyring: KeyRing,
+    now: datetime,
+    texts: dict[str, str],
+    language: str,
+) -> Response:
+    # Off the event loop: a transaction may wait on SQLite's writer lock, and the request
+    # holding it needs the loop to finish.
     proof = (
         ProofIn(challenge=texts["proof_challenge"], nonce=texts["proof_nonce"])
         if texts.get("proof_challenge") and texts.get("proof_nonce")
@@ -452,6 +490,25 @@ async def my_report_post(
 ) -> Response:
     """A reply, more photos, or logging out: one form endpoint, by the button pressed."""
     body, texts, language = await _read_form(request, settings)
+
+    return await run_in_threadpool(
+        _my_report_post, request, session, settings, keyring, report, now, body, texts, language
+    )
+
+
+def _my_report_post(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    keyring: KeyRing,
+    report: Report | None,
+    now: datetime,
+    body: MultipartBody,
+    texts: dict[str, str],
+    language: str,
+) -> Response:
+    # Off the event loop: a transaction may wait on SQLite's writer lock, and the request
+    # holding it needs the loop to finish.
     if report is None or not _same_origin(request):
         return RedirectResponse(f"/receipt?lang={language}", status_code=303)
     go = texts.get("go", "")

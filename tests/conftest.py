@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from passlib.context import CryptContext
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -16,7 +17,28 @@ from api.app import create_app
 from api.config import Settings
 from api.crypto import KeyRing
 from api.deps import get_session
+from api.staff import passwords
 from tests.databases import fresh_database
+
+# Staff passwords and recovery codes are hashed with Argon2id at 64 MiB and three passes:
+# right for a person signing in, minutes of CPU for the hundreds of accounts the tests make.
+# In-process tests keep the scheme with its smallest parameters; a test marked
+# real_password_hashing, and every server started as a process, keep the real ones.
+_CHEAP_PASSWORDS = CryptContext(
+    schemes=["argon2"],
+    argon2__type="ID",
+    argon2__memory_cost=1024,
+    argon2__time_cost=1,
+    argon2__parallelism=1,
+)
+_CHEAP_DUMMY = _CHEAP_PASSWORDS.hash("not a password of anyone")
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr(passwords, "_context", _CHEAP_PASSWORDS)
+        monkeypatch.setattr(passwords, "_DUMMY_HASH", _CHEAP_DUMMY)
 
 
 def make_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:

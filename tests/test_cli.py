@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,8 +9,10 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
+from sqlalchemy import create_engine, text
 
 from api.config import SettingsError, load_settings
+from api.proofs.service import solve
 from tests.server import running_server
 
 
@@ -75,6 +78,14 @@ class TestCommands:
         assert first.returncode == second.returncode == 0, first.stderr
         assert "2 ports, 15 zones, 20 categories, 10 receiving bodies" in first.stdout
         assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]
+        # Reports for the triage queue, once: a second run adds none.
+        assert "6 demo reports for the triage queue" in first.stdout
+        assert "demo reports" not in second.stdout
+        engine = create_engine(f"sqlite:///{tmp_path / 'portline.db'}")
+        with engine.connect() as connection:
+            counted = connection.execute(text('SELECT count(*) FROM "case"')).scalar_one()
+        engine.dispose()
+        assert counted == 6
         assert (tmp_path / "portline.key").stat().st_mode & 0o077 == 0
 
     def test_demo_prints_a_console_login_per_role_that_signs_in(self, tmp_path: Path) -> None:
@@ -98,6 +109,18 @@ class TestCommands:
             )
             assert code.status_code == 200, code.text
             assert client.get("/api/v1/staff/me").json()["role"] == "administrator"
+            # A demo reporter comes back with a printed receipt code.
+            receipt = re.search(r"receipt (\d{16})", result.stdout)
+            assert receipt, result.stdout
+            challenge = client.post("/api/v1/public/challenge").json()
+            proof = {
+                "challenge": challenge["challenge"],
+                "nonce": solve(challenge["challenge"], challenge["difficulty"]),
+            }
+            opened = client.post(
+                "/api/v1/reporter/session", json={"receipt": receipt.group(1), "proof": proof}
+            )
+            assert opened.status_code == 200, opened.text
 
     def test_serve_migrates_an_empty_data_directory_then_serves(self, tmp_path: Path) -> None:
         environment = {"PORTLINE_DATA_DIR": str(tmp_path / "fresh"), "PORTLINE_DATABASE_URL": ""}

@@ -12,11 +12,12 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from api.crypto import open_sealed
+from api.policy import Role
 from api.reports.models import Attachment, Report
 from api.reports.service import Label
 from tests.conftest import make_settings
 from tests.databases import raw_dump
-from tests.factories import log_in, post_report, report_payload
+from tests.factories import log_in, make_staff, post_report, report_payload, sign_in_staff
 
 NARRATIVE_MARKER = "ZEBRA-NARRATIVE-7731"
 NAME_MARKER = "QUOKKA-NAME-5512"
@@ -24,6 +25,7 @@ CONTACT_MARKER = "OKAPI-CONTACT-0923"
 LOCATION_MARKER = "AXOLOTL-LOCATION-4410"
 MESSAGE_MARKER = "NARWHAL-MESSAGE-8850"
 FILE_NAME_MARKER = "PANGOLIN-FILE-3317"
+NOTE_MARKER = "TAPIR-NOTE-6604"
 
 
 def _noisy_photo() -> bytes:
@@ -58,6 +60,17 @@ class TestEncryptionAtRest:
             )
             assert reply.status_code == 201
             keyring = client.app.state.keyring  # type: ignore[attr-defined]
+            with Session(engine, expire_on_commit=False) as session:
+                triager, secret = make_staff(session, keyring, role=Role.triager)
+                session.commit()
+                case_id = session.exec(select(Report.case_id)).one()
+            csrf = sign_in_staff(client, triager, secret)
+            note = client.post(
+                f"/api/v1/cases/{case_id}/notes",
+                json={"body": f"Internal: {NOTE_MARKER}"},
+                headers=csrf,
+            )
+            assert note.status_code == 204, note.text
 
         with Session(engine) as session:
             report = session.exec(select(Report)).one()
@@ -78,6 +91,7 @@ class TestEncryptionAtRest:
             LOCATION_MARKER,
             MESSAGE_MARKER,
             FILE_NAME_MARKER,
+            NOTE_MARKER,
             response.json()["receipt"],
         ):
             assert marker.encode() not in dump, marker

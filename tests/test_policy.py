@@ -80,8 +80,24 @@ MATRIX: list[tuple[str, dict[Role, int]]] = [
         {Role.administrator: 403, Role.triager: 200, Role.liaison: 403, Role.auditor: 403},
     ),
     (
+        "/api/v1/dashboard",
+        {Role.administrator: 403, Role.triager: 200, Role.liaison: 403, Role.auditor: 403},
+    ),
+    (
+        "/api/v1/dashboard.csv",
+        {Role.administrator: 403, Role.triager: 200, Role.liaison: 403, Role.auditor: 403},
+    ),
+    (
         "/api/v1/audit",
         {Role.administrator: 403, Role.triager: 403, Role.liaison: 403, Role.auditor: 200},
+    ),
+    (
+        "/api/v1/bodies",
+        {Role.administrator: 200, Role.triager: 403, Role.liaison: 403, Role.auditor: 403},
+    ),
+    (
+        "/api/v1/routing-rules",
+        {Role.administrator: 200, Role.triager: 200, Role.liaison: 403, Role.auditor: 403},
     ),
 ]
 

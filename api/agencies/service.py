@@ -1,10 +1,32 @@
+"""Receiving bodies: those a reporter may exclude, and their administration (kind, where
+each may act, how it is notified, the webhook secret sealed under a data key of its own)."""
+
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from api.agencies.models import Body
+from api.agencies.models import Body, BodyJurisdiction
+from api.agencies.schemas import (
+    BodyAdmin,
+    BodyCreate,
+    BodySaved,
+    BodyUpdate,
+    JurisdictionIn,
+    JurisdictionPublic,
+)
+from api.audit import service as audit_service
+from api.crypto import KeyRing, open_text, seal_text
+from api.errors import Conflict, FieldProblem, Invalid, NotFound, invalid_field
+from api.i18n import N_
+from api.policy import Permission
+from api.ports import service as ports_service
+from api.ports.models import Port, Zone
+from api.staff.models import Staff
+from api.staff.service import authorize
 
 
 def excludable_bodies(*, session: Session) -> Sequence[Body]:
@@ -27,3 +49,266 @@ def find_excludable(*, session: Session, codes: Sequence[str]) -> dict[str, Body
 def receiving_bodies(*, session: Session) -> Sequence[Body]:
     """Every body, retired ones too, so accounts of a retired body still show its name."""
     return session.exec(select(Body).order_by(col(Body.name))).all()
+
+
+# Administration ------------------------------------------------------------------------------
+
+WEBHOOK_SECRET_LABEL = b"body.webhook-secret"
+
+
+def _view(body: Body, reach: Sequence[tuple[Port, Zone | None]]) -> BodyAdmin:
+    return BodyAdmin(
+        code=body.code,
+        name=body.name,
+        kind=body.kind,
+        jurisdiction=[
+            JurisdictionPublic(
+                port=port.code,
+                port_name=port.name,
+                zone=zone.code if zone else None,
+                zone_name=zone.name if zone else None,
+            )
+            for port, zone in reach
+        ],
+        notification_email=body.notification_email,
+        webhook_url=body.webhook_url,
+        has_webhook_secret=body.webhook_secret_sealed is not None,
+        active=body.active,
+        reporter_may_exclude=body.reporter_may_exclude,
+        named_to_reporter=body.named_to_reporter,
+    )
+
+
+def jurisdictions(
+    *, session: Session, body_ids: Sequence[int] | None = None
+) -> dict[int, list[tuple[Port, Zone | None]]]:
+    """Where each body may act, by body id (a body without rows acts everywhere)."""
+    query = (
+        select(BodyJurisdiction, Port, Zone)
+        .join(Port, col(Port.id) == col(BodyJurisdiction.port_id))
+        .outerjoin(Zone, col(Zone.id) == col(BodyJurisdiction.zone_id))
+        .order_by(col(Port.name), col(Zone.position).nulls_first(), col(Zone.name))
+    )
+    if body_ids is not None:
+        query = query.where(col(BodyJurisdiction.body_id).in_(body_ids))
+    reach: dict[int, list[tuple[Port, Zone | None]]] = {}
+    for row, port, zone in session.exec(query):
+        reach.setdefault(row.body_id, []).append((port, zone))
+    return reach
+
+
+def list_bodies(*, session: Session, actor: Staff) -> list[BodyAdmin]:
+    authorize(actor, Permission.manage_staff)
+    reach = jurisdictions(session=session)
+    return [_view(body, reach.get(body.id or 0, [])) for body in receiving_bodies(session=session)]
+
+
+def get_body(*, session: Session, actor: Staff, code: str) -> Body:
+    authorize(actor, Permission.manage_staff)
+    body = session.exec(select(Body).where(Body.code == code)).first()
+    if body is None:
+        raise NotFound(N_("There is no such receiving body."))
+    return body
+
+
+def body_view(*, session: Session, actor: Staff, code: str) -> BodyAdmin:
+    body = get_body(session=session, actor=actor, code=code)
+    assert body.id is not None
+    return _view(body, jurisdictions(session=session, body_ids=[body.id]).get(body.id, []))
+
+
+def _resolve_reach(
+    session: Session, entries: Sequence[JurisdictionIn]
+) -> list[tuple[int, int | None]]:
+    """(port id, zone id or None) for each entry; a whole port takes in its zones."""
+    problems: list[FieldProblem] = []
+    chosen: list[tuple[int, int | None]] = []
+    for index, entry in enumerate(entries):
+        port = ports_service.find_port(session=session, code=entry.port)
+        if port is None or port.id is None:
+            problems.append(
+                FieldProblem(f"jurisdiction[{index}].port", N_("There is no such port."))
+            )
+            continue
+        zone_id: int | None = None
+        if entry.zone:
+            zone = ports_service.find_zone(session=session, port_id=port.id, code=entry.zone)
+            if zone is None:
+                problems.append(
+                    FieldProblem(f"jurisdiction[{index}].zone", N_("This port has no such zone."))
+                )
+                continue
+            zone_id = zone.id
+        if (port.id, zone_id) not in chosen:
+            chosen.append((port.id, zone_id))
+    if problems:
+        raise Invalid(
+            N_("The request has a problem in {field}."), fields=problems, field=problems[0].field
+        )
+    whole_ports = {port_id for port_id, zone_id in chosen if zone_id is None}
+    return [
+        (port_id, zone_id)
+        for port_id, zone_id in chosen
+        if zone_id is None or port_id not in whole_ports
+    ]
+
+
+def _set_reach(session: Session, body_id: int, reach: Sequence[tuple[int, int | None]]) -> bool:
+    """Replace the body's jurisdiction; whether it changed."""
+    rows = session.exec(select(BodyJurisdiction).where(BodyJurisdiction.body_id == body_id)).all()
+    if {(row.port_id, row.zone_id) for row in rows} == set(reach):
+        return False
+    for row in rows:
+        session.delete(row)
+    for port_id, zone_id in reach:
+        session.add(BodyJurisdiction(body_id=body_id, port_id=port_id, zone_id=zone_id))
+    session.flush()
+    return True
+
+
+def _set_secret(
+    keyring: KeyRing, body: Body, secret: str | None, generate: bool
+) -> tuple[str, str | None]:
+    """Apply a secret change: what happened (for the audit log) and a generated secret."""
+    if generate and secret is not None:
+        raise invalid_field("webhook_secret", N_("Either set a secret or generate one, not both."))
+    if generate:
+        secret = new_webhook_secret()
+    if secret is None:
+        return "", None
+    if not secret:
+        body.webhook_wrapped_key = body.webhook_secret_sealed = None
+        return "removed", None
+    data_key, wrapped = keyring.new_data_key()
+    body.webhook_wrapped_key = wrapped
+    body.webhook_secret_sealed = seal_text(data_key, secret, label=WEBHOOK_SECRET_LABEL)
+    return ("generated", secret) if generate else ("set", None)
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _check_webhook(body: Body) -> None:
+    if body.webhook_url and body.webhook_secret_sealed is None:
+        raise invalid_field(
+            "webhook_secret",
+            N_("A webhook needs a secret to sign what it sends: generate one or set one."),
+        )
+
+
+def _audit(
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    action: str,
+    body: Body,
+    changed: Sequence[str],
+    secret_change: str,
+    now: datetime,
+) -> None:
+    detail: dict[str, str | bool] = {"changed": ",".join(changed)}
+    if secret_change:
+        detail["webhook_secret"] = secret_change
+    if "active" in changed:
+        detail["active"] = body.active
+    audit_service.record(
+        session=session,
+        keyring=keyring,
+        action=action,
+        now=now,
+        actor_id=actor.id,
+        actor=actor.email,
+        object_type="body",
+        object_id=body.code,
+        detail=detail,
+    )
+
+
+def create_body(
+    *, session: Session, keyring: KeyRing, actor: Staff, body_in: BodyCreate, now: datetime
+) -> BodySaved:
+    authorize(actor, Permission.manage_staff)
+    if session.exec(select(Body.id).where(Body.code == body_in.code)).first() is not None:
+        raise Conflict(
+            N_("A receiving body with this code already exists."),
+            fields=[FieldProblem("code", N_("A receiving body with this code already exists."))],
+        )
+    reach = _resolve_reach(session, body_in.jurisdiction)
+    body = Body(
+        code=body_in.code,
+        name=body_in.name,
+        kind=body_in.kind,
+        notification_email=body_in.notification_email,
+        webhook_url=body_in.webhook_url,
+        active=body_in.active,
+        reporter_may_exclude=body_in.reporter_may_exclude,
+        named_to_reporter=body_in.named_to_reporter,
+    )
+    secret_change, generated = _set_secret(
+        keyring, body, body_in.webhook_secret, body_in.generate_webhook_secret
+    )
+    _check_webhook(body)
+    session.add(body)
+    session.flush()
+    assert body.id is not None
+    _set_reach(session, body.id, reach)
+    _audit(session, keyring, actor, "body.created", body, [], secret_change, now)
+    return _saved(session, body, generated)
+
+
+_PLAIN_FIELDS = (
+    "name",
+    "kind",
+    "notification_email",
+    "webhook_url",
+    "active",
+    "reporter_may_exclude",
+    "named_to_reporter",
+)
+
+
+def update_body(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    code: str,
+    body_in: BodyUpdate,
+    now: datetime,
+) -> BodySaved:
+    body = get_body(session=session, actor=actor, code=code)
+    assert body.id is not None
+    reach = None if body_in.jurisdiction is None else _resolve_reach(session, body_in.jurisdiction)
+    changed: list[str] = []
+    for name in _PLAIN_FIELDS:
+        value = getattr(body_in, name)
+        if value is not None and value != getattr(body, name):
+            setattr(body, name, value)
+            changed.append(name)
+    if reach is not None and _set_reach(session, body.id, reach):
+        changed.append("jurisdiction")
+    secret_change, generated = _set_secret(
+        keyring, body, body_in.webhook_secret, body_in.generate_webhook_secret
+    )
+    _check_webhook(body)
+    session.add(body)
+    session.flush()
+    if changed or secret_change:
+        _audit(session, keyring, actor, "body.changed", body, changed, secret_change, now)
+    return _saved(session, body, generated)
+
+
+def _saved(session: Session, body: Body, generated: str | None) -> BodySaved:
+    assert body.id is not None
+    reach = jurisdictions(session=session, body_ids=[body.id]).get(body.id, [])
+    return BodySaved(**_view(body, reach).model_dump(), generated_webhook_secret=generated)
+
+
+def webhook_secret(*, session: Session, keyring: KeyRing, body: Body) -> str | None:
+    """The secret that signs the body's webhook calls, for the delivery worker; ``None``
+    when the body has none. Never log it, never put it in a response."""
+    if body.webhook_wrapped_key is None or body.webhook_secret_sealed is None:
+        return None
+    data_key = keyring.unwrap(body.webhook_wrapped_key)
+    return open_text(data_key, body.webhook_secret_sealed, label=WEBHOOK_SECRET_LABEL)

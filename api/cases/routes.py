@@ -29,6 +29,7 @@ def get_queue(
     assignee_id: int | None = None,
     overdue: bool = False,
     cargo_direction: Annotated[str | None, Query(max_length=16)] = None,
+    body: Annotated[str | None, Query(max_length=48, description="Referred to this body.")] = None,
     search: Annotated[str | None, Query(max_length=100)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -43,6 +44,7 @@ def get_queue(
         assignee_id=assignee_id,
         overdue=overdue,
         cargo_direction=cargo_direction,
+        body=body,
         search=search,
     )
     return service.queue(

@@ -25,6 +25,7 @@ class QueueFilter(BaseModel):
     assignee_id: int | None = None
     overdue: bool = False
     cargo_direction: str | None = None
+    body: str | None = Field(default=None, description="Referred to this body (its code).")
     search: str | None = Field(default=None, max_length=100)
 
 

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from api.audit import service as audit_service
+from api.crypto import KeyRing
+from api.errors import NotFound
+from api.i18n import N_
+from api.policy import Permission
 from api.ports.models import EmergencyNumber, Port, Zone
+from api.staff.models import Staff
+from api.staff.service import authorize
 
 
 def active_ports(*, session: Session) -> Sequence[Port]:
@@ -34,3 +42,51 @@ def find_port(*, session: Session, code: str) -> Port | None:
 def find_zone(*, session: Session, port_id: int, code: str) -> Zone | None:
     query = select(Zone).where(Zone.port_id == port_id, Zone.code == code, col(Zone.active))
     return session.exec(query).first()
+
+
+# Deadlines, set by administrators ------------------------------------------------------------
+
+# EU Directive 2019/1937, art. 9(1)(b) and (f): acknowledge within seven days, give feedback
+# within three months of that. A port may be quicker, never slower.
+MAX_ACKNOWLEDGE_DAYS = 7
+MAX_FEEDBACK_DAYS = 92
+
+
+def all_ports(*, session: Session, actor: Staff) -> Sequence[Port]:
+    authorize(actor, Permission.manage_staff)
+    return session.exec(select(Port).order_by(col(Port.name))).all()
+
+
+def set_deadlines(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    code: str,
+    acknowledge_days: int,
+    feedback_days: int,
+    now: datetime,
+) -> Port:
+    """New cases of the port get these deadlines; cases already open keep theirs."""
+    authorize(actor, Permission.manage_staff)
+    port = session.exec(select(Port).where(Port.code == code)).first()
+    if port is None:
+        raise NotFound(N_("There is no such port."))
+    before = (port.acknowledge_days, port.feedback_days)
+    port.acknowledge_days, port.feedback_days = acknowledge_days, feedback_days
+    session.add(port)
+    audit_service.record(
+        session=session,
+        keyring=keyring,
+        action="port.deadlines_changed",
+        now=now,
+        actor_id=actor.id,
+        actor=actor.email,
+        object_type="port",
+        object_id=port.code,
+        detail={
+            "acknowledge_days": f"{before[0]} -> {acknowledge_days}",
+            "feedback_days": f"{before[1]} -> {feedback_days}",
+        },
+    )
+    return port

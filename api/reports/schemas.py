@@ -42,6 +42,11 @@ class Identity(BaseModel):
     contact: str | None = Field(
         default=None, max_length=200, examples=["+32 470 00 00 00, evenings only"]
     )
+    may_share: bool = Field(
+        default=False,
+        description="The reporter agrees that triage may pass the name and contact on to "
+        "the authority that handles the report. Without it they stay with triage.",
+    )
 
     _clean = field_validator("name", "contact")(_clean_text)
 
@@ -164,7 +169,10 @@ class TimelineEvent(BaseModel):
 
 class MessagePublic(BaseModel):
     seq: int
-    author: str = Field(description='"reporter" (you) or "team".')
+    author: str = Field(
+        description='"reporter" (you), "team", or "authority" (the authority handling the '
+        "report, its question passed on by the team)."
+    )
     body: str
     hour: datetime
 
@@ -175,6 +183,10 @@ class AttachmentPublic(BaseModel):
     byte_size: int
     width: int
     height: int
+
+
+class StaffAttachment(AttachmentPublic):
+    name: str = Field(description="The file name the reporter's phone gave; text, never HTML.")
 
 
 class ReporterReport(BaseModel):
@@ -224,5 +236,5 @@ class StaffReportView(BaseModel):
     location_detail: str | None
     identity: Identity | None
     excluded_bodies: list[str]
-    attachments: list[AttachmentPublic]
+    attachments: list[StaffAttachment]
     thread: list[ThreadMessage]

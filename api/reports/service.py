@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from api.agencies import service as agencies_service
 from api.agencies.models import Body
 from api.cases import service as cases_service
+from api.cases.models import Case
 from api.config import Settings
 from api.crypto import (
     DecryptionError,
@@ -30,12 +31,14 @@ from api.crypto import (
     seal_text,
 )
 from api.db import next_hour, to_hour
-from api.errors import FieldProblem, Invalid, Unauthorized
+from api.errors import FieldProblem, Invalid, NotFound, Unauthorized
 from api.i18n import N_, translate
 from api.multipart import UploadedFile
 from api.ports import service as ports_service
 from api.proofs import service as proofs_service
 from api.proofs.service import FormGuard
+from api.referrals import timeline
+from api.referrals.models import Referral
 from api.reports import receipts
 from api.reports.files import CleanFile, clean_file
 from api.reports.models import (
@@ -58,6 +61,7 @@ from api.reports.schemas import (
     ReporterMessageIn,
     ReporterReport,
     ReporterToken,
+    StaffAttachment,
     StaffReportView,
     ThreadMessage,
     TimelineEvent,
@@ -72,6 +76,9 @@ STATUS_LABELS: dict[str, str] = {
     "received": N_("Received. The team will read it soon."),
     "acknowledged": N_("Acknowledged. The team is looking into it."),
     "waiting_for_reporter": N_("The team has a question for you. Please answer below."),
+    "in_progress": N_("The team is working on your report."),
+    "referred": N_("Your report was passed to a competent authority, which is looking into it."),
+    "closed": N_("Closed. The team's last message tells you what came of it."),
 }
 EVENT_LABELS: dict[str, str] = {
     "received": N_("Report received"),
@@ -587,11 +594,15 @@ def _attachment_public(attachment: Attachment) -> AttachmentPublic:
     )
 
 
-def _attachments_public(session: Session, report: Report) -> list[AttachmentPublic]:
+def _attachments_of(session: Session, report: Report) -> Sequence[Attachment]:
     query = (
         select(Attachment).where(Attachment.report_id == report.id).order_by(col(Attachment.seq))
     )
-    return [_attachment_public(attachment) for attachment in session.exec(query)]
+    return session.exec(query).all()
+
+
+def _attachments_public(session: Session, report: Report) -> list[AttachmentPublic]:
+    return [_attachment_public(attachment) for attachment in _attachments_of(session, report)]
 
 
 def reporter_view(
@@ -603,7 +614,7 @@ def reporter_view(
     messages = [
         MessagePublic(
             seq=message.seq,
-            author="reporter" if message.author == "reporter" else "team",
+            author=message.author if message.author in ("reporter", "authority") else "team",
             body=open_text(data_key, message.body_sealed, label=Label.message),
             hour=message.created_hour,
         )
@@ -612,7 +623,7 @@ def reporter_view(
     return ReporterReport(
         reference=report.reference,
         status=report.status,
-        status_label=translate(STATUS_LABELS.get(report.status, report.status), language),
+        status_label=_status_label(session, report, language),
         kind=Kind(report.kind),
         category=translate(category.name, language) if category else "",
         received_hour=report.received_hour,
@@ -626,6 +637,29 @@ def reporter_view(
         messages=messages,
         attachments=_attachments_public(session, report),
     )
+
+
+def _status_label(session: Session, report: Report, language: str) -> str:
+    """What the status means, in the reporter's words. A referred report names the
+    authority only where that body agreed to be named to reporters."""
+    if report.status == "referred" and report.case_id is not None:
+        named = session.exec(
+            select(Body.name)
+            .join(Referral, col(Referral.body_id) == col(Body.id))
+            .where(
+                Referral.case_id == report.case_id,
+                col(Referral.status).in_(("sent", "acknowledged", "accepted")),
+                col(Body.named_to_reporter),
+            )
+            .order_by(col(Referral.id))
+        ).first()
+        if named is not None:
+            return translate(
+                N_("Your report was passed to {authority}, which is looking into it."),
+                language,
+                {"authority": translate(named, language)},
+            )
+    return translate(STATUS_LABELS.get(report.status, report.status), language)
 
 
 def add_reporter_message(
@@ -647,12 +681,38 @@ def add_reporter_message(
         created_hour=to_hour(now),
     )
     report.next_message_seq += 1
+    if report.status == "waiting_for_reporter":
+        _answered(session, report)
+    if report.case_id is not None:
+        timeline.pass_answer_on(
+            session=session, keyring=keyring, case_id=report.case_id, text=message_in.body, now=now
+        )
     session.add(message)
     session.add(report)
     session.flush()
     return MessagePublic(
         seq=message.seq, author="reporter", body=message_in.body, hour=message.created_hour
     )
+
+
+def _answered(session: Session, report: Report) -> None:
+    """The reporter answered: the case goes back to whoever works it, a body still
+    holding a referral of it, or else the team."""
+    still_referred = (
+        report.case_id is not None
+        and session.exec(
+            select(Referral.id).where(
+                Referral.case_id == report.case_id,
+                col(Referral.status).in_(("sent", "acknowledged", "accepted")),
+            )
+        ).first()
+        is not None
+    )
+    report.status = "referred" if still_referred else "in_progress"
+    case = session.get(Case, report.case_id) if report.case_id else None
+    if case is not None and case.status == "waiting_for_reporter":
+        case.status = report.status
+        session.add(case)
 
 
 def add_reporter_attachments(
@@ -730,7 +790,13 @@ def staff_view(*, session: Session, keyring: KeyRing, report: Report) -> StaffRe
         if report.identity_sealed
         else None,
         excluded_bodies=list(excluded),
-        attachments=_attachments_public(session, report),
+        attachments=[
+            StaffAttachment(
+                **_attachment_public(attachment).model_dump(),
+                name=open_text(data_key, attachment.name_sealed, label=Label.file_name),
+            )
+            for attachment in _attachments_of(session, report)
+        ],
         thread=[
             ThreadMessage(
                 seq=message.seq,
@@ -744,14 +810,21 @@ def staff_view(*, session: Session, keyring: KeyRing, report: Report) -> StaffRe
 
 
 def add_team_message(
-    *, session: Session, keyring: KeyRing, report: Report, body: str, now: datetime
+    *,
+    session: Session,
+    keyring: KeyRing,
+    report: Report,
+    body: str,
+    now: datetime,
+    author: str = "team",
 ) -> Message:
-    """A message from the team that the reporter reads with their receipt code."""
+    """A message that the reporter reads with their receipt code: from the team, or from
+    the authority handling the report (``author="authority"``, passed on by triage)."""
     assert report.id is not None
     message = Message(
         report_id=report.id,
         seq=report.next_message_seq,
-        author="team",
+        author=author,
         visibility="reporter",
         body_sealed=seal_text(keyring.unwrap(report.wrapped_key), body, label=Label.message),
         created_hour=to_hour(now),
@@ -761,6 +834,21 @@ def add_team_message(
     session.add(report)
     session.flush()
     return message
+
+
+def staff_attachment(
+    *, session: Session, keyring: KeyRing, report: Report, seq: int
+) -> tuple[str, bytes]:
+    """A cleaned photo of the report, decrypted: its media type and bytes. The caller has
+    checked the policy and audits the view."""
+    attachment = session.exec(
+        select(Attachment).where(Attachment.report_id == report.id, Attachment.seq == seq)
+    ).first()
+    if attachment is None:
+        raise NotFound(N_("There is no such picture."))
+    data_key = keyring.unwrap(report.wrapped_key)
+    content = open_sealed(data_key, attachment.content_sealed, label=Label.file_content)
+    return attachment.media_type, content
 
 
 def find_by_reference(*, session: Session, reference: str) -> Report | None:

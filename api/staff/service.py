@@ -144,6 +144,18 @@ def list_accounts(*, session: Session, actor: Staff) -> Sequence[Staff]:
     return session.exec(select(Staff).order_by(col(Staff.email))).all()
 
 
+def triagers(*, session: Session, actor: Staff) -> Sequence[Staff]:
+    """Who a case can be assigned to, for a triager choosing or filtering by assignee;
+    disabled accounts too, since cases may still be theirs."""
+    authorize(actor, Permission.triage)
+    query = (
+        select(Staff)
+        .where(Staff.role == Role.triager.value)
+        .order_by(col(Staff.display_name), col(Staff.email))
+    )
+    return session.exec(query).all()
+
+
 def get_account(*, session: Session, actor: Staff, staff_id: int) -> Staff:
     authorize(actor, Permission.manage_staff)
     staff = session.get(Staff, staff_id)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import Response
 
 from api.deps import KeyRingDep, Now, SessionDep, require
 from api.policy import Permission
 from api.staff.models import Staff
 from api.triage import service
-from api.triage.schemas import CaseClose, CaseDetail, CaseUpdate, LinkIn, ReplyIn
+from api.triage.schemas import CaseClose, CaseDetail, CaseUpdate, LinkIn, NoteIn, ReplyIn
 
 router = APIRouter(prefix="/cases", tags=["triage"])
 Triager = Annotated[Staff, Depends(require(Permission.triage))]
@@ -117,3 +118,51 @@ def unlink_report(
         now=now,
     )
     return {"case_id": new_case}
+
+
+@router.post(
+    "/{case_id}/notes", status_code=204, summary="Add an internal note (the reporter never sees it)"
+)
+def post_note(
+    case_id: int,
+    note_in: NoteIn,
+    actor: Triager,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> None:
+    service.add_note(
+        session=session, keyring=keyring, actor=actor, case_id=case_id, note_in=note_in, now=now
+    )
+
+
+@router.get(
+    "/{case_id}/reports/{reference}/attachments/{seq}",
+    summary="A report's cleaned photo (the view is audited; never cached)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+)
+def get_attachment(
+    case_id: int,
+    reference: Annotated[str, Path(max_length=16)],
+    seq: Annotated[int, Path(ge=1, le=1_000)],
+    actor: Triager,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> Response:
+    media_type, content = service.attachment(
+        session=session,
+        keyring=keyring,
+        actor=actor,
+        case_id=case_id,
+        report_reference=reference,
+        seq=seq,
+        now=now,
+    )
+    return Response(
+        content,
+        media_type=media_type,
+        # Every /api/ answer carries Cache-Control: no-store (api/middleware.py).
+        headers={"content-disposition": f'inline; filename="{reference}-{seq}"'},
+    )

@@ -9,6 +9,29 @@ from api.errors import DomainMessage
 from api.i18n import N_
 from api.reports.schemas import StaffReportView
 
+# Severity 1-4: what each step means, so that two triagers grade alike.
+SEVERITIES: dict[int, str] = {
+    1: N_("No one is at risk now; a matter of procedure, or a pattern worth watching."),
+    2: N_("Rules or controls broken with limited harm; act within weeks."),
+    3: N_("Ongoing corruption, intimidation, smuggling or a security breach; act within days."),
+    4: N_(
+        "People in danger, or an attack, theft or smuggling under way or about to happen; act now."
+    ),
+}
+SEVERITY_NAMES: dict[int, str] = {
+    1: N_("Low"),
+    2: N_("Moderate"),
+    3: N_("High"),
+    4: N_("Critical"),
+}
+
+
+class NoteView(BaseModel):
+    id: int
+    author: str = Field(description="The staff member who wrote it.")
+    body: str = Field(description="Text, never HTML.")
+    created_at: datetime
+
 
 class CaseDetail(BaseModel):
     id: int
@@ -17,15 +40,41 @@ class CaseDetail(BaseModel):
     title: str
     kind: str
     category: str
+    category_code: str
+    port: str
+    port_code: str
+    zone: str | None
+    cargo_direction: str
     severity: int | None
     tlp: str
+    tags: list[str]
+    assignee_id: int | None
+    resolution: str
+    closed_at: datetime | None
     received_hour: datetime
     acknowledge_due: datetime
     acknowledged_at: datetime | None
     feedback_due: datetime | None
     due_at: datetime | None
     overdue: bool
+    due: str = Field(
+        description='"acknowledge", "feedback" or "" (closed): which deadline due_at is.'
+    )
     reports: list[StaffReportView]
+    notes: list[NoteView]
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=10_000)
+
+    @field_validator("body")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise DomainMessage(N_("Write a note first."))
+        return value.strip()
 
 
 class ReplyIn(BaseModel):
@@ -62,7 +111,12 @@ class CaseUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(default=None, max_length=200)
-    severity: int | None = Field(default=None, ge=1, le=4)
+    severity: int | None = Field(
+        default=None,
+        ge=1,
+        le=4,
+        description="1 low, 2 moderate, 3 high, 4 critical (definitions: SEVERITIES).",
+    )
     tlp: str | None = Field(default=None, pattern="^(RED|AMBER\\+STRICT|AMBER|GREEN|CLEAR)$")
     tags: list[str] | None = Field(default=None, max_length=20)
     assignee_id: int | None = None

@@ -5,18 +5,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit_service
 from api.cases import service as cases_service
+from api.cases.models import CaseTag
 from api.cases.schemas import CaseStatus
-from api.crypto import KeyRing
+from api.crypto import KeyRing, open_text, seal_text
 from api.errors import Conflict, NotFound, invalid_field
 from api.i18n import N_, translate
+from api.policy import Permission, allows
+from api.ports.models import Port, Zone
+from api.referrals.models import Referral
 from api.reports import service as reports_service
+from api.reports.models import ReportExclusion
 from api.staff.models import Staff
 from api.taxonomy import service as taxonomy_service
-from api.triage.schemas import CaseClose, CaseDetail, CaseUpdate, ReplyIn
+from api.triage.models import CaseNote
+from api.triage.schemas import CaseClose, CaseDetail, CaseUpdate, NoteIn, NoteView, ReplyIn
+
+NOTE_LABEL = b"case.note"
 
 ACKNOWLEDGEMENT = N_(
     "Thank you. Your report has been received and is being looked at by the team. "
@@ -51,6 +59,11 @@ def case_detail(
     ]
     _audit(session, keyring, actor, "case.viewed", case.id, now)
     category = taxonomy_service.get_category(session=session, category_id=case.category_id)
+    port = session.get(Port, case.port_id)
+    zone = session.get(Zone, case.zone_id) if case.zone_id is not None else None
+    tags = session.exec(
+        select(CaseTag.tag).where(CaseTag.case_id == case.id).order_by(col(CaseTag.tag))
+    ).all()
     return CaseDetail(
         id=case.id,
         reference=case.reference,
@@ -58,16 +71,107 @@ def case_detail(
         title=case.title,
         kind=case.kind,
         category=category.name if category else "",
+        category_code=category.code if category else "",
+        port=port.name if port else "",
+        port_code=port.code if port else "",
+        zone=zone.name if zone else None,
+        cargo_direction=case.cargo_direction,
         severity=case.severity,
         tlp=case.tlp,
+        tags=list(tags),
+        assignee_id=case.assignee_id,
+        resolution=case.resolution,
+        closed_at=case.closed_at,
         received_hour=case.received_hour,
         acknowledge_due=case.acknowledge_due,
         acknowledged_at=case.acknowledged_at,
         feedback_due=case.feedback_due,
         due_at=case.due_at,
         overdue=case.due_at is not None and case.due_at < now,
+        due="" if case.due_at is None else "feedback" if case.acknowledged_at else "acknowledge",
         reports=reports,
+        notes=_notes(session, keyring, case.id),
     )
+
+
+# Internal notes ------------------------------------------------------------------------------
+
+
+def _notes(session: Session, keyring: KeyRing, case_id: int) -> list[NoteView]:
+    found = session.exec(
+        select(CaseNote, Staff)
+        .outerjoin(Staff, col(Staff.id) == col(CaseNote.author_id))
+        .where(CaseNote.case_id == case_id)
+        .order_by(col(CaseNote.id))
+    ).all()
+    return [
+        NoteView(
+            id=note.id or 0,
+            author=(author.display_name or author.email) if author else "",
+            body=open_text(keyring.unwrap(note.wrapped_key), note.body_sealed, label=NOTE_LABEL),
+            created_at=note.created_at,
+        )
+        for note, author in found
+    ]
+
+
+def add_note(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    case_id: int,
+    note_in: NoteIn,
+    now: datetime,
+) -> None:
+    """A note for the team only: the reporter and the bodies never see it."""
+    cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    data_key, wrapped = keyring.new_data_key()
+    session.add(
+        CaseNote(
+            case_id=case_id,
+            author_id=actor.id,
+            wrapped_key=wrapped,
+            body_sealed=seal_text(data_key, note_in.body, label=NOTE_LABEL),
+            created_at=now,
+        )
+    )
+    _audit(session, keyring, actor, "case.note_added", case_id, now)
+
+
+# Photos --------------------------------------------------------------------------------------
+
+
+def attachment(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    case_id: int,
+    report_reference: str,
+    seq: int,
+    now: datetime,
+) -> tuple[str, bytes]:
+    """A cleaned photo of one of the case's reports; each view is audited."""
+    cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    report = reports_service.find_by_reference(session=session, reference=report_reference)
+    if report is None or report.case_id != case_id:
+        raise NotFound(N_("This report is not part of this case."))
+    media_type, content = reports_service.staff_attachment(
+        session=session, keyring=keyring, report=report, seq=seq
+    )
+    audit_service.record(
+        session=session,
+        keyring=keyring,
+        action="case.attachment_viewed",
+        now=now,
+        actor_id=actor.id,
+        actor=actor.email,
+        object_type="case",
+        object_id=case_id,
+        detail={"report": report.reference, "attachment": seq},
+    )
+    return media_type, content
 
 
 def acknowledge(
@@ -142,21 +246,34 @@ def update(
     if changes.category is not None:
         category = taxonomy_service.find_category(session=session, code=changes.category)
         kind = changes.kind or case.kind
-        if category is None or category.kind != kind or category.id is None:
+        if category is None or category.id is None:
+            raise invalid_field("category", N_("There is no such category."))
+        if category.kind != kind:
             raise invalid_field(
                 "category", N_("This category does not belong to this kind of report.")
             )
         case.category_id = category.id
     if changes.kind is not None:
         case.kind = changes.kind
-    for name in ("title", "severity", "tlp", "assignee_id"):
+    for name in ("title", "severity", "tlp"):
         value = getattr(changes, name)
         if value is not None:
             setattr(case, name, value)
+    if "assignee_id" in changes.model_fields_set:
+        # null takes the case off whoever had it.
+        if changes.assignee_id is not None:
+            assignee = session.get(Staff, changes.assignee_id)
+            if (
+                assignee is None
+                or not assignee.active
+                or not allows(assignee.role, Permission.triage)
+            ):
+                raise invalid_field("assignee_id", N_("Choose a triager with an active account."))
+        case.assignee_id = changes.assignee_id
     if changes.tags is not None:
         cases_service.set_tags(session=session, case=case, tags=changes.tags)
     session.add(case)
-    changed = sorted(name for name, value in changes.model_dump(exclude_none=True).items())
+    changed = sorted(changes.model_fields_set)
     audit_service.record(
         session=session,
         keyring=keyring,
@@ -229,6 +346,7 @@ def link(
     old_case_id = report.case_id
     if old_case_id == target.id:
         return
+    _refuse_if_excluded_body_has_it(session, report.id or 0, target.id)
     cases_service.move_report(
         session=session, report_id=report.id or 0, from_case=old_case_id, to_case=target.id
     )
@@ -273,3 +391,24 @@ def unlink(
     session.add(report)
     _audit(session, keyring, actor, "case.report_unlinked", case.id, now)
     return own.id
+
+
+def _refuse_if_excluded_body_has_it(session: Session, report_id: int, case_id: int) -> None:
+    """A report never joins a case that a body its reporter excluded is already working:
+    that body would then read what follows of it (answers, updates)."""
+    clash = session.exec(
+        select(ReportExclusion.body_id)
+        .join(Referral, col(Referral.body_id) == col(ReportExclusion.body_id))
+        .where(
+            ReportExclusion.report_id == report_id,
+            Referral.case_id == case_id,
+            col(Referral.status).in_(("sent", "acknowledged", "accepted")),
+        )
+    ).first()
+    if clash is not None:
+        raise Conflict(
+            N_(
+                "This report's reporter excluded a body that already has this case. Keep the "
+                "report in a case of its own."
+            )
+        )

@@ -255,7 +255,11 @@ function report() {
     cargo_direction: (!$("[data-cargo-question]", form).hidden && value("cargo_direction")) || "not_applicable",
     narrative: field("narrative").value,
     identity: value("identity_mode") === "confidential"
-      ? { name: value("identity_name") || null, contact: value("identity_contact") || null } : null,
+      ? {
+        name: value("identity_name") || null,
+        contact: value("identity_contact") || null,
+        may_share: field("identity_may_share").checked,
+      } : null,
     exclude_bodies: checked("exclude_bodies").map((input) => input.value),
     language: lang,
     submission_key: submissionKey,

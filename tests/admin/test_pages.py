@@ -316,13 +316,13 @@ class TestNavigation:
             home = sign_in(browser(console), person)
             assert links(home.text) & areas == {area}, role
 
-    def test_triage_and_referrals_are_empty_for_now(
+    def test_a_triager_opens_the_queue_but_not_the_referrals(
         self, console: TestClient, session: Session, keyring: KeyRing
     ) -> None:
         sign_in(console, make_person(session, keyring, role=Role.triager))
         page = console.get("/admin/triage")
         assert page.status_code == 200
-        assert "No reports to triage yet" in page.text
+        assert "<h1>Triage queue</h1>" in page.text
         assert 'aria-current="page"' in page.text
         assert console.get("/admin/referrals").status_code == 403
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -9,10 +10,11 @@ from sqlmodel import Session, select
 
 from api.cases import service
 from api.cases.models import Case
-from api.cases.schemas import QueueFilter
+from api.cases.schemas import QueueFilter, QueuePage
 from api.crypto import KeyRing
 from api.policy import Role
 from api.reports.models import Report
+from api.staff.models import Staff
 from tests.factories import make_staff, post_report, report_payload, sign_in_staff
 
 
@@ -168,28 +170,125 @@ class TestRelatedCases:
 
 
 class TestSearch:
-    def test_search_terms_are_matched_literally(
+    """The queue's search box: part of a reference, of a title or of a tag, in any case,
+    matched literally, and combined with the other filters."""
+
+    def new_case(self, client: TestClient, session: Session, **payload: object) -> Case:
+        return case_of(session, post_report(client, report_payload(**payload)).json()["reference"])
+
+    def search(self, session: Session, triager: Staff, term: str, **filters: object) -> QueuePage:
+        return service.queue(
+            session=session,
+            actor=triager,
+            filters=QueueFilter.model_validate({"search": term, **filters}),
+            now=datetime.now(UTC),
+            page_size=200,
+        )
+
+    def found(self, session: Session, triager: Staff, term: str, **filters: object) -> set[str]:
+        page = self.search(session, triager, term, **filters)
+        references = {row.reference for row in page.rows}
+        assert page.total == len(page.rows) == len(references)  # the count agrees, once each
+        return references
+
+    def test_part_of_a_reference_finds_its_case_in_any_case(
         self, client: TestClient, session: Session, keyring: KeyRing
     ) -> None:
-        case = case_of(session, post_report(client).json()["reference"])
-        case.title = "Seal cut: 100% sure, gate_3"
-        other = case_of(session, post_report(client).json()["reference"])
-        other.title = "Plain title, gate 3"
-        session.add_all([case, other])
+        case = self.new_case(client, session)
+        triager, _secret = make_staff(session, keyring, role=Role.triager)
+        fragment = case.reference[3:8]  # "C-7K3QX0MZ" -> "3QX0M"
+        assert self.found(session, triager, fragment) == {case.reference}
+        assert self.found(session, triager, fragment.lower()) == {case.reference}
+        assert self.found(session, triager, f"  {case.reference.lower()} ") == {case.reference}
+
+    def test_part_of_a_title_finds_its_case_in_any_case(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        marker = secrets.token_hex(4)
+        case = self.new_case(client, session)
+        case.title = f"Seal cut at berth {marker}"
+        session.add(case)
+        session.flush()
+        triager, _secret = make_staff(session, keyring, role=Role.triager)
+        assert self.found(session, triager, f"cut at berth {marker}") == {case.reference}
+        assert self.found(session, triager, f"SEAL CUT AT BERTH {marker.upper()}") == {
+            case.reference
+        }
+        assert self.found(session, triager, f"seal cut at quay {marker}") == set()
+
+    def test_a_tag_or_part_of_one_finds_the_cases_tagged_with_it(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        marker = secrets.token_hex(4)
+        tagged, also_tagged, untagged = (self.new_case(client, session) for _ in range(3))
+        service.set_tags(session=session, case=tagged, tags=[f"cocaine-{marker}", "reefer"])
+        service.set_tags(session=session, case=also_tagged, tags=[f"cocaine-{marker}"])
+        session.flush()
+        triager, _secret = make_staff(session, keyring, role=Role.triager)
+        both = {tagged.reference, also_tagged.reference}
+        assert self.found(session, triager, f"cocaine-{marker}") == both
+        assert self.found(session, triager, f"Cocaine-{marker.upper()}") == both
+        assert self.found(session, triager, f"ne-{marker}") == both
+        assert both <= self.found(session, triager, f"-{marker[0]}")  # too short for a trigram
+        assert untagged.reference not in self.found(session, triager, "reefer")
+
+    def test_a_case_matching_in_its_title_and_its_tags_is_listed_and_counted_once(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        marker = secrets.token_hex(4)
+        case = self.new_case(client, session)
+        case.title = f"Drone over the stacks {marker}"
+        session.add(case)
+        service.set_tags(session=session, case=case, tags=[f"drone-{marker}", f"{marker}-night"])
+        session.flush()
+        triager, _secret = make_staff(session, keyring, role=Role.triager)
+        page = self.search(session, triager, marker)
+        assert page.total == 1 and [row.reference for row in page.rows] == [case.reference]
+        assert page.rows[0].tags == sorted([f"drone-{marker}", f"{marker}-night"])
+
+    def test_search_narrows_the_other_filters_and_the_count_follows(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        marker = secrets.token_hex(4)
+        incident = self.new_case(client, session, zone="gate-main")
+        integrity = self.new_case(
+            client, session, kind="integrity", category="bribery-port-staff", zone=None
+        )
+        closed = self.new_case(client, session)
+        unrelated = self.new_case(client, session, zone="gate-main")
+        incident.title = f"Gate left open {marker}"
+        incident.due_at = datetime.now(UTC) - timedelta(days=2)
+        integrity.title = f"Planner paid {marker}"
+        closed.title = f"Old report {marker}"
+        closed.status, closed.due_at = "closed", None
+        session.add_all([incident, integrity, closed, unrelated])
         session.flush()
         triager, _secret = make_staff(session, keyring, role=Role.triager)
 
-        def found(term: str) -> set[str]:
-            page = service.queue(
-                session=session,
-                actor=triager,
-                filters=QueueFilter(search=term),
-                now=datetime.now(UTC),
-                page_size=200,
-            )
-            return {row.reference for row in page.rows}
+        assert self.found(session, triager, marker) == {incident.reference, integrity.reference}
+        assert self.found(session, triager, marker, kind="integrity") == {integrity.reference}
+        assert self.found(session, triager, marker, overdue=True) == {incident.reference}
+        assert self.found(session, triager, marker, zone="gate-main") == {incident.reference}
+        assert self.found(session, triager, marker, status=["closed"]) == {closed.reference}
+        assert self.found(session, triager, marker, kind="integrity", overdue=True) == set()
 
-        assert case.reference in found("100% sure")
-        assert found("gate_3") == {case.reference}  # _ is not "any character"
-        assert found("%") == {case.reference}  # % is not "anything"
-        assert found("gate%3") == set()
+    def test_search_terms_are_matched_literally(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        case = self.new_case(client, session)
+        case.title = "Seal cut: 100% sure, gate_3"
+        other = self.new_case(client, session)
+        other.title = "Plain title, gate 3"
+        backslash = self.new_case(client, session)
+        backslash.title = r"Share \\yard\cctv left open"
+        session.add_all([case, other, backslash])
+        session.flush()
+        triager, _secret = make_staff(session, keyring, role=Role.triager)
+
+        assert case.reference in self.found(session, triager, "100% sure")
+        # _ is not "any character", % is not "anything", \ escapes nothing.
+        assert self.found(session, triager, "gate_3") == {case.reference}
+        assert self.found(session, triager, "%") == {case.reference}
+        assert self.found(session, triager, "gate%3") == set()
+        assert self.found(session, triager, "\\") == {backslash.reference}
+        assert self.found(session, triager, r"\c") == {backslash.reference}

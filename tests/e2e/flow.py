@@ -70,7 +70,9 @@ def open_report_from_home(tab: Tab, on_screen: OnScreen) -> None:
     expect_step(page, 1)
 
 
-def fill_report(page: Page, on_screen: OnScreen, *, photos: list[FilePayload]) -> None:
+def fill_report(
+    page: Page, on_screen: OnScreen, *, photos: list[FilePayload], narrative: str = NARRATIVE
+) -> None:
     """From the first step to the review, answering every step."""
     expect_step(page, 1)
     on_screen("kind")
@@ -91,7 +93,7 @@ def fill_report(page: Page, on_screen: OnScreen, *, photos: list[FilePayload]) -
     press_next(page, 4)
 
     on_screen("what")
-    page.get_by_label("What happened?").fill(NARRATIVE)
+    page.get_by_label("What happened?").fill(narrative)
     press_next(page, 5)
 
     on_screen("photos")
@@ -113,7 +115,7 @@ def fill_report(page: Page, on_screen: OnScreen, *, photos: list[FilePayload]) -
     press_next(page, 8)
 
     on_screen("review")
-    expect(review_answer(page, "What happened?")).to_have_text(NARRATIVE)
+    expect(review_answer(page, "What happened?")).to_have_text(narrative)
     expect(review_answer(page, "Where and when?")).to_contain_text(PLACE)
     expect(review_answer(page, "Photos")).to_have_text(str(len(photos)))
     expect(review_answer(page, "Never send to")).to_have_text(EXCLUDED)

@@ -381,4 +381,4 @@ class TestConsole:
         page.keyboard.press("Tab")
         assert page.evaluate(focused) == "Triage"
         page.keyboard.press("Enter")
-        expect(page.get_by_role("heading", level=1)).to_have_text("Triage")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Triage queue")

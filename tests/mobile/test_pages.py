@@ -11,7 +11,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
+from api.crypto import KeyRing
 from api.db import utcnow
+from api.reports import service as reports_service
 from api.reports.models import Attachment, Report
 from tests.factories import jpeg_bytes
 
@@ -115,6 +117,27 @@ class TestReportingWithoutJavaScript:
             ).one()
             == 1
         )
+
+    def test_a_confidential_reporter_may_agree_to_be_named_to_the_authority(
+        self, client: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        review = walk_to_review(client)
+        confidential = {
+            **REPORT,
+            "identity_mode": "confidential",
+            "identity_name": "K. Janssens",
+            "identity_contact": "via the union office",
+            "identity_may_share": "1",
+        }
+        sent = post_step(client, review, "review", go="send", **confidential)
+        assert sent.status_code == 200, sent.text
+        report = session.exec(select(Report).order_by(Report.id.desc())).first()  # type: ignore[union-attr]
+        assert report is not None
+        identity = reports_service.staff_view(
+            session=session, keyring=keyring, report=report
+        ).identity
+        assert identity is not None
+        assert (identity.name, identity.may_share) == ("K. Janssens", True)
 
     def test_a_missing_answer_keeps_the_step_and_names_the_problem(
         self, client: TestClient

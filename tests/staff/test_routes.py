@@ -264,6 +264,7 @@ class TestPasswords:
         assert client.get("/api/v1/staff/me").status_code == 200
         assert other.get("/api/v1/staff/me").status_code == 401
 
+    @pytest.mark.real_password_hashing
     def test_a_hash_made_with_older_parameters_is_renewed_at_sign_in(
         self, client: TestClient, session: Session, keyring: KeyRing
     ) -> None:

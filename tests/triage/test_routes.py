@@ -35,7 +35,11 @@ class TestTriagerAndReporter:
         assert case.status_code == 200, case.text
         shown = case.json()["reports"][0]
         assert shown["narrative"] == NARRATIVE
-        assert shown["identity"] == {"name": "K. Janssens", "contact": "via the union office"}
+        assert shown["identity"] == {
+            "name": "K. Janssens",
+            "contact": "via the union office",
+            "may_share": False,
+        }
 
         viewed = session.exec(
             select(AuditEntry).where(
@@ -76,9 +80,11 @@ class TestTriagerAndReporter:
             "reporter",
             "Gate 3, around 02:00.",
         )
-        assert (
-            client.get(f"/api/v1/cases/{report.case_id}").json()["status"] == "waiting_for_reporter"
-        )
+        # The answer puts the case back on the team's side.
+        assert client.get(f"/api/v1/cases/{report.case_id}").json()["status"] == "in_progress"
+        mine = reporter_client.get("/api/v1/reporter/report", headers=reporter).json()
+        assert mine["status"] == "in_progress"
+        assert mine["status_label"] == "The team is working on your report."
 
     def test_the_acknowledgement_is_written_in_the_reporters_language(
         self, client: TestClient, session: Session, keyring: KeyRing

@@ -1,0 +1,88 @@
+"""Overlapping requests of one staff member never stall the server: every database call
+runs off the event loop, so on SQLite a request waiting for the writer lock cannot block
+the request that holds it (a case page and its photos load together)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pyotp
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from api.crypto import KeyRing, generate_key_text, parse_key_text
+from api.policy import Role
+from api.proofs.service import solve
+from api.reports.models import Report
+from tests.factories import STAFF_PASSWORD, jpeg_bytes, make_staff, post_report, report_payload
+from tests.server import running_server
+
+ROUNDS = 3
+AT_ONCE = 8
+
+
+def _proof(client: httpx.Client) -> dict[str, str]:
+    challenge = client.post("/api/v1/public/challenge").json()
+    return {
+        "challenge": challenge["challenge"],
+        "nonce": solve(challenge["challenge"], challenge["difficulty"]),
+    }
+
+
+class TestOverlappingRequests:
+    def test_a_case_page_its_photo_and_the_queue_requested_together_all_answer(
+        self, live_database: tuple[str, Engine], tmp_path: Path
+    ) -> None:
+        url, engine = live_database
+        key = generate_key_text()
+        environment = {
+            "PORTLINE_DATABASE_URL": url,
+            "PORTLINE_DATA_DIR": str(tmp_path),
+            "PORTLINE_KEY": key,
+            "PORTLINE_POW_DIFFICULTY": "4",
+            "PORTLINE_LOG_LEVEL": "WARNING",
+        }
+        keyring = KeyRing(parse_key_text(key, source="test"))
+        with Session(engine, expire_on_commit=False) as session:
+            triager, secret = make_staff(session, keyring, role=Role.triager)
+            session.commit()
+        with (
+            running_server(environment, tmp_path / "server.log") as base_url,
+            httpx.Client(base_url=base_url, timeout=20) as client,
+        ):
+            sent = post_report(
+                client,
+                report_payload(proof=_proof(client)),
+                files=[("a.jpg", jpeg_bytes(), "image/jpeg")],
+            )
+            assert sent.status_code == 201, sent.text
+            reference = sent.json()["reference"]
+            with Session(engine) as session:
+                case_id = session.exec(
+                    select(Report.case_id).where(Report.reference == reference)
+                ).one()
+            signed = client.post(
+                "/api/v1/staff/session", json={"email": triager.email, "password": STAFF_PASSWORD}
+            )
+            assert signed.status_code == 200, signed.text
+            second = client.post(
+                "/api/v1/staff/session/second-factor", json={"code": pyotp.TOTP(secret).now()}
+            )
+            assert second.status_code == 200, second.text
+            paths = [
+                f"/api/v1/cases/{case_id}",
+                f"/admin/cases/{case_id}",
+                f"/api/v1/cases/{case_id}/reports/{reference}/attachments/1",
+                "/admin/triage",
+            ]
+            with ThreadPoolExecutor(AT_ONCE) as pool:
+                for _round in range(ROUNDS):
+                    answers = list(
+                        pool.map(
+                            lambda path: client.get(path).status_code,
+                            [paths[index % len(paths)] for index in range(AT_ONCE)],
+                        )
+                    )
+                    assert answers == [200] * AT_ONCE
