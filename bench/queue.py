@@ -23,8 +23,8 @@ actor, page 1 of 50 rows) for ten typical filters: a few warm-up calls, then ``-
 timed calls, each in a new session as a request would have. In the same session it then
 times ``status_counts`` with the same filters, as the admin queue page calls both. A few
 more search terms (a common word, a term too short for a trigram) are measured the same way
-and shown apart from the ten filters. A filter whose p95 misses the target gets its slowest
-SQL statement shown with EXPLAIN ANALYZE.
+and shown apart from the ten filters. A filter whose page (both calls) misses the target at
+p95 gets its slowest SQL statement shown with EXPLAIN ANALYZE.
 
 ``--try-index`` is an experiment on the benchmark database only: after the measurement it
 creates each candidate index in turn (``CANDIDATE_INDEXES``, or the ``--index`` statements
