@@ -20,6 +20,7 @@ PURPOSES = {
     ),
     f"{PREFIX}/referrals": N_("Work the cases routed to your body and report what came of them."),
     f"{PREFIX}/staff": N_("Create staff accounts, disable them and reset second factors."),
+    f"{PREFIX}/ports": N_("Set each port's days to acknowledge reports and to give feedback."),
     f"{PREFIX}/bodies": N_(
         "Set up the bodies cases are routed to: where each may act and how it is notified."
     ),

@@ -11,6 +11,7 @@ from admin import (
     case,
     dashboard,
     home,
+    ports,
     queue,
     refer,
     referrals,
@@ -30,6 +31,7 @@ router.include_router(bodies.router)
 router.include_router(rules.router)
 router.include_router(account.router)
 router.include_router(audit.router)
+router.include_router(ports.router)
 router.include_router(queue.router)
 router.include_router(case.router)
 router.include_router(refer.router)

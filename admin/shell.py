@@ -77,6 +77,7 @@ NAVIGATION = (
     NavItem(f"{PREFIX}/staff", N_("Administration"), Permission.manage_staff),
     NavItem(f"{PREFIX}/bodies", N_("Receiving bodies"), Permission.manage_staff),
     NavItem(f"{PREFIX}/rules", N_("Routing rules"), Permission.read_routing),
+    NavItem(f"{PREFIX}/ports", N_("Ports and deadlines"), Permission.manage_staff),
     NavItem(f"{PREFIX}/audit", N_("Audit"), Permission.read_audit),
     NavItem(f"{PREFIX}/account", N_("My account"), Permission.own_account),
 )

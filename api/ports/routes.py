@@ -5,39 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import KeyRingDep, Now, SessionDep, require
 from api.policy import Permission
 from api.ports import service
 from api.ports.models import Port
-from api.ports.service import MAX_ACKNOWLEDGE_DAYS, MAX_FEEDBACK_DAYS
+from api.ports.schemas import DeadlinesIn, PortDeadlines
 from api.staff.models import Staff
 
 router = APIRouter(prefix="/ports", tags=["configuration"])
 Administrator = Annotated[Staff, Depends(require(Permission.manage_staff))]
-
-
-class PortDeadlines(BaseModel):
-    code: str
-    name: str
-    acknowledge_days: int
-    feedback_days: int
-
-
-class DeadlinesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    acknowledge_days: int = Field(
-        ge=1,
-        le=MAX_ACKNOWLEDGE_DAYS,
-        description="Days from receipt to acknowledge a report (the Directive's maximum is 7).",
-    )
-    feedback_days: int = Field(
-        ge=1,
-        le=MAX_FEEDBACK_DAYS,
-        description="Days from acknowledgement to give feedback (at most three months).",
-    )
 
 
 def _out(port: Port) -> PortDeadlines:
