@@ -31,7 +31,7 @@ from api.policy import Role
 from api.referrals.models import OutboxJob
 from tests.admin.people import Person, make_person
 from tests.databases import fresh_database
-from tests.e2e.conftest import POW_DIFFICULTY, OpenPage, Portline
+from tests.e2e.conftest import POW_DIFFICULTY, SMALL_PHONE, OpenPage, Portline
 from tests.e2e.flow import (
     CATEGORY,
     PORT,
@@ -45,6 +45,7 @@ from tests.e2e.flow import (
     reference,
     send,
 )
+from tests.e2e.test_console import Checks
 from tests.referrals.receivers import Inbox, WebhookReceiver, smtp_server
 from tests.server import running_server
 
@@ -67,6 +68,19 @@ ANSWER = "Around 02:00 on Monday. They came in a white van without plates."
 OUTCOME = "The container was inspected and the seal replaced; an investigation is open."
 WORKER_POLL_SECONDS = "0.2"
 DELIVERY_TIMEOUT_SECONDS = 20.0
+
+
+def _accessibility_problems(page: Page, screens: list[tuple[str, str]]) -> list[str]:
+    """axe-core (serious and critical) and overflow on each screen, wide and narrow."""
+    check = Checks(page)
+    for viewport in (DESKTOP, SMALL_PHONE):
+        page.set_viewport_size(viewport)
+        for name, url in screens:
+            page.goto(url)
+            check(f"{name} at {viewport['width']} px")
+    page.set_viewport_size(DESKTOP)
+    assert len(check.screens) == 2 * len(screens)
+    return check.problems
 
 
 @dataclass(frozen=True)
@@ -376,6 +390,26 @@ class TestReferralEndToEnd:
             expect(triage_timeline).to_contain_text(ANSWER)
             expect(triage_timeline).to_contain_text(OUTCOME)
             expect(notices.filter(has_text="delivered")).to_have_count(2)
+
+            # Every console page of the story passes axe-core and fits 1280 and 360 px.
+            referral_url = f"{portline.base_url}/admin/referrals/{referral}"
+            problems = _accessibility_problems(
+                console,
+                [
+                    ("queue", f"{portline.base_url}/admin/triage"),
+                    ("case", case_url),
+                    ("refer form", f"{case_url}/refer"),
+                    ("dashboard", f"{portline.base_url}/admin/dashboard"),
+                    ("routing rules", f"{portline.base_url}/admin/rules"),
+                ],
+            ) + _accessibility_problems(
+                workspace,
+                [
+                    ("referrals", f"{portline.base_url}/admin/referrals"),
+                    ("referral", referral_url),
+                ],
+            )
+            assert not problems, "\n".join(problems)
 
             # Nothing more was sent: one notice per channel, the worker stops cleanly.
             assert len(inbox.messages) == 1 and len(receiver.deliveries) == 1
