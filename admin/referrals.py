@@ -23,6 +23,7 @@ from api.deps import KeyRingDep, Now, SessionDep
 from api.errors import DomainError
 from api.i18n import N_
 from api.referrals import liaison
+from api.referrals.models import LIVE_STATUSES
 from api.referrals.schemas import StepIn, WriteIn
 from api.staff.models import Staff
 from api.triage.schemas import SEVERITY_NAMES
@@ -125,7 +126,7 @@ def _referral_page(
             "timeline": page.timeline,
             # The steps the referral can take now, as the service allows them.
             "can": {name: status in liaison.STEPS[to][0] for name, to in STEPS.items()},
-            "working": status in liaison.WORKING,
+            "working": status in LIVE_STATUSES,
             "status_names": STATUS_NAMES,
             "event_names": EVENT_NAMES,
             "side_names": SIDE_NAMES,

@@ -18,7 +18,7 @@ from api.i18n import N_
 from api.policy import Permission, allows
 from api.referrals import export, timeline
 from api.referrals import service as referrals_service
-from api.referrals.models import Referral, ReferralAttachment, ReferralEvent
+from api.referrals.models import LIVE_STATUSES, Referral, ReferralAttachment, ReferralEvent
 from api.referrals.schemas import LiaisonReferral, ReferralRow, TimelineEntry
 from api.reports import service as reports_service
 from api.staff.models import Staff
@@ -31,7 +31,6 @@ STEPS: dict[str, tuple[tuple[str, ...], str]] = {
     "declined": (("sent", "acknowledged"), "declined"),
     "closed": (("accepted",), "closed"),
 }
-WORKING = ("sent", "acknowledged", "accepted")
 AUTHORITY_AUTHOR = "authority"
 
 
@@ -110,7 +109,7 @@ def inbox(*, session: Session, actor: Staff, now: datetime) -> list[ReferralRow]
 def _overdue(referral: Referral, now: datetime) -> bool:
     return (
         referral.acknowledged_at is None
-        and referral.status in WORKING
+        and referral.status in LIVE_STATUSES
         and referral.acknowledge_due < now
     )
 
@@ -253,7 +252,7 @@ def _back_to_triage(session: Session, referral: Referral) -> None:
         select(Referral.id).where(
             Referral.case_id == referral.case_id,
             Referral.id != referral.id,
-            col(Referral.status).in_(WORKING),
+            col(Referral.status).in_(LIVE_STATUSES),
         )
     ).first()
     case = session.get(Case, referral.case_id)
@@ -277,7 +276,7 @@ def write(
 ) -> None:
     """An update for triage, or a question for the reporter (waiting for triage)."""
     referral = _own(session, actor, reference)
-    if referral.status not in WORKING:
+    if referral.status not in LIVE_STATUSES:
         raise Conflict(N_("This referral is no longer being worked."))
     timeline.add_event(
         session=session,

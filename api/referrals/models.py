@@ -26,6 +26,11 @@ class CaseImplicatedBody(SQLModel, table=True):
     marked_at: datetime = Field(sa_type=UTCDateTime)
 
 
+# A referral its body still works: it reads the case's answers and can be acted on. A
+# declined, closed or withdrawn one is over.
+LIVE_STATUSES = ("sent", "acknowledged", "accepted")
+
+
 class Referral(SQLModel, table=True):
     __tablename__ = "referral"
     __table_args__ = (Index("ix_referral_body_status", "body_id", "status"),)

@@ -27,6 +27,7 @@ from api.i18n import N_
 from api.ports.models import Port, Zone
 from api.referrals import timeline
 from api.referrals.models import (
+    LIVE_STATUSES,
     CaseImplicatedBody,
     OutboxJob,
     Referral,
@@ -53,8 +54,6 @@ IDENTITY_LABEL = b"referral.identity"
 PHOTO_NAME_LABEL = b"referral.photo.name"
 PHOTO_LABEL = b"referral.photo.content"
 ACKNOWLEDGE_WORKING_DAYS = 2
-# A referral still counts while the body works it; a declined or withdrawn one does not.
-LIVE = ("sent", "acknowledged", "accepted")
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 EXCLUDED_BY_REPORTER = "excluded_by_reporter"
@@ -122,7 +121,7 @@ def mark_implicated(
         select(Referral).where(
             Referral.case_id == case_id,
             Referral.body_id == body.id,
-            col(Referral.status).in_(LIVE),
+            col(Referral.status).in_(LIVE_STATUSES),
         )
     ):
         _withdraw(session, referral, now)
@@ -369,7 +368,9 @@ def _refuse(session: Session, case: Case, body: Body) -> None:
         raise Conflict(N_("A closed case cannot be referred. Reopen it first."))
     live = session.exec(
         select(Referral.id).where(
-            Referral.case_id == case.id, Referral.body_id == body.id, col(Referral.status).in_(LIVE)
+            Referral.case_id == case.id,
+            Referral.body_id == body.id,
+            col(Referral.status).in_(LIVE_STATUSES),
         )
     ).first()
     if live is not None:
@@ -535,7 +536,7 @@ def view_of(
         created_at=referral.created_at,
         acknowledge_due=referral.acknowledge_due,
         overdue=referral.acknowledged_at is None
-        and referral.status in LIVE
+        and referral.status in LIVE_STATUSES
         and referral.acknowledge_due < now,
     )
 

@@ -9,10 +9,9 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from api.crypto import KeyRing, open_text, seal_text
-from api.referrals.models import Referral, ReferralEvent
+from api.referrals.models import LIVE_STATUSES, Referral, ReferralEvent
 
 EVENT_LABEL = b"referral.event"
-LIVE = ("sent", "acknowledged", "accepted")
 
 
 def add_event(
@@ -68,7 +67,7 @@ def pass_answer_on(
         .join(Referral, col(Referral.id) == col(ReferralEvent.referral_id))
         .where(
             Referral.case_id == case_id,
-            col(Referral.status).in_(LIVE),
+            col(Referral.status).in_(LIVE_STATUSES),
             ReferralEvent.kind == "question",
             ReferralEvent.state == "sent",
         )

@@ -38,7 +38,7 @@ from api.ports import service as ports_service
 from api.proofs import service as proofs_service
 from api.proofs.service import FormGuard
 from api.referrals import timeline
-from api.referrals.models import Referral
+from api.referrals.models import LIVE_STATUSES, Referral
 from api.reports import receipts
 from api.reports.files import CleanFile, clean_file
 from api.reports.models import (
@@ -648,7 +648,7 @@ def _status_label(session: Session, report: Report, language: str) -> str:
             .join(Referral, col(Referral.body_id) == col(Body.id))
             .where(
                 Referral.case_id == report.case_id,
-                col(Referral.status).in_(("sent", "acknowledged", "accepted")),
+                col(Referral.status).in_(LIVE_STATUSES),
                 col(Body.named_to_reporter),
             )
             .order_by(col(Referral.id))
@@ -703,7 +703,7 @@ def _answered(session: Session, report: Report) -> None:
         and session.exec(
             select(Referral.id).where(
                 Referral.case_id == report.case_id,
-                col(Referral.status).in_(("sent", "acknowledged", "accepted")),
+                col(Referral.status).in_(LIVE_STATUSES),
             )
         ).first()
         is not None

@@ -16,7 +16,7 @@ from api.errors import Conflict, NotFound, invalid_field
 from api.i18n import N_, translate
 from api.policy import Permission, allows
 from api.ports.models import Port, Zone
-from api.referrals.models import Referral
+from api.referrals.models import LIVE_STATUSES, Referral
 from api.reports import service as reports_service
 from api.reports.models import ReportExclusion
 from api.staff.models import Staff
@@ -402,7 +402,7 @@ def _refuse_if_excluded_body_has_it(session: Session, report_id: int, case_id: i
         .where(
             ReportExclusion.report_id == report_id,
             Referral.case_id == case_id,
-            col(Referral.status).in_(("sent", "acknowledged", "accepted")),
+            col(Referral.status).in_(LIVE_STATUSES),
         )
     ).first()
     if clash is not None:
