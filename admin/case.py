@@ -17,12 +17,20 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from admin.queue import CARGO_DIRECTION_NAMES, DEADLINE_NAMES, KIND_NAMES, STATUS_NAMES
-from admin.shell import NO_PROBLEMS, PREFIX, ConsoleRoute, Problems, Triager, redirect, render
+from admin.shell import (
+    NO_PROBLEMS,
+    PREFIX,
+    ConsoleRoute,
+    Problems,
+    Triager,
+    attempt,
+    render,
+)
 from api.agencies import service as agencies_service
 from api.cases import service as cases_service
 from api.crypto import KeyRing
 from api.deps import KeyRingDep, Now, SessionDep
-from api.errors import DomainError, validation_error
+from api.errors import validation_error
 from api.i18n import N_
 from api.referrals import liaison as liaison_service
 from api.referrals import service as referrals_service
@@ -289,17 +297,17 @@ class CaseWork:
     ) -> Response:
         """Make the change and go back to the case; a refusal shows the case again with
         the problem next to the form, what was typed kept, and nothing of it stored."""
-        try:
-            change()
-        except DomainError as error:
-            self.session.rollback()
-            return self.page(
+        return attempt(
+            self.session,
+            change,
+            done_url=case_url(self.case_id, done),
+            refused=lambda error: self.page(
                 form=form,
                 problems=Problems.of(error),
                 values=values,
                 status_code=error.status,
-            )
-        return redirect(case_url(self.case_id, done))
+            ),
+        )
 
 
 def _case_work(

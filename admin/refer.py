@@ -3,12 +3,11 @@ will see, then send. Also marking bodies implicated and retrying failed notices.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlmodel import Session
 
 from admin.case import BLOCKED_REASONS, CASES_URL, CaseId, FormText, _valid, case_url
 from admin.queue import KIND_NAMES
@@ -17,6 +16,7 @@ from admin.shell import (
     ConsoleRoute,
     Problems,
     Triager,
+    attempt,
     error_page,
     redirect,
     render,
@@ -170,19 +170,8 @@ def refer_post(
     )
 
 
-def _after(
-    request: Request,
-    session: Session,
-    case_id: int,
-    done: str,
-    change: Any,
-) -> Response:
-    try:
-        change()
-    except DomainError as error:
-        session.rollback()
-        return error_page(request, error.status, error.message, error.params)
-    return redirect(case_url(case_id, done))
+def _refused(request: Request) -> Callable[[DomainError], Response]:
+    return lambda error: error_page(request, error.status, error.message, error.params)
 
 
 @router.post(CASES_URL + "/{case_id}/implicated")
@@ -199,11 +188,8 @@ def mark_implicated(
     service_call = (
         referrals_service.unmark_implicated if remove == "1" else referrals_service.mark_implicated
     )
-    return _after(
-        request,
+    return attempt(
         session,
-        case_id,
-        "not_implicated" if remove == "1" else "implicated",
         lambda: service_call(
             session=session,
             keyring=keyring,
@@ -212,6 +198,8 @@ def mark_implicated(
             body_code=body[:48],
             now=now,
         ),
+        done_url=case_url(case_id, "not_implicated" if remove == "1" else "implicated"),
+        refused=_refused(request),
     )
 
 
@@ -225,12 +213,11 @@ def retry_delivery(
     now: Now,
     actor: Triager,
 ) -> Response:
-    return _after(
-        request,
+    return attempt(
         session,
-        case_id,
-        "retrying",
         lambda: referrals_service.retry_delivery(
             session=session, keyring=keyring, actor=actor, case_id=case_id, job_id=job_id, now=now
         ),
+        done_url=case_url(case_id, "retrying"),
+        refused=_refused(request),
     )

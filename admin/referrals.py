@@ -17,10 +17,17 @@ from sqlmodel import Session
 
 from admin.case import TLP_MEANINGS, FormText, _valid
 from admin.queue import KIND_NAMES
-from admin.shell import NO_PROBLEMS, PREFIX, ConsoleRoute, Liaison, Problems, redirect, render
+from admin.shell import (
+    NO_PROBLEMS,
+    PREFIX,
+    ConsoleRoute,
+    Liaison,
+    Problems,
+    attempt,
+    render,
+)
 from api.crypto import KeyRing
 from api.deps import KeyRingDep, Now, SessionDep
-from api.errors import DomainError
 from api.i18n import N_
 from api.referrals import liaison
 from api.referrals.models import LIVE_STATUSES
@@ -173,11 +180,11 @@ def _act(
     """Make the change and go back to the referral; a refusal shows the referral again with
     the problem next to the form, what was typed kept, and nothing of the change stored. A
     referral of another body is not found when the page is shown again: a 404 page."""
-    try:
-        change()
-    except DomainError as error:
-        session.rollback()
-        return _referral_page(
+    return attempt(
+        session,
+        change,
+        done_url=referral_url(reference, STEPS.get(form, form)),
+        refused=lambda error: _referral_page(
             request,
             session,
             keyring,
@@ -188,8 +195,8 @@ def _act(
             problems=Problems.of(error),
             values=values,
             status_code=error.status,
-        )
-    return redirect(referral_url(reference, STEPS.get(form, form)))
+        ),
+    )
 
 
 @router.post(REFERRALS_URL + "/{reference}/messages/{kind}")

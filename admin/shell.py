@@ -159,6 +159,23 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def attempt(
+    session: Session,
+    change: Callable[[], object],
+    *,
+    done_url: str,
+    refused: Callable[[DomainError], Response],
+) -> Response:
+    """Make the change a form asked for and go on to ``done_url``. A refusal first rolls
+    back what the change wrote, so nothing of it is stored, then answers ``refused``."""
+    try:
+        change()
+    except DomainError as error:
+        session.rollback()
+        return refused(error)
+    return redirect(done_url)
+
+
 def with_session_cookie(request: Request, response: Response, token: str) -> Response:
     # Path "/" so the JSON API under /api/ accepts the same session.
     response.set_cookie(
