@@ -472,7 +472,7 @@ def referral_context(
         "deliveries": referrals_service.deliveries_of_case(
             session=session, actor=actor, case_id=case_id
         ),
-        "timelines": liaison_service.pending_questions(
+        "timelines": liaison_service.timelines_of_case(
             session=session, keyring=keyring, actor=actor, case_id=case_id
         ),
         "recommended": [

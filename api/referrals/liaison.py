@@ -127,32 +127,25 @@ def _pending_questions(session: Session, referral: Referral) -> int:
 
 
 def entries(session: Session, keyring: KeyRing, referral: Referral) -> list[TimelineEntry]:
+    """The referral's timeline, each event's text opened and its author named."""
+    events = timeline.events_of(session=session, referral_id=referral.id or 0)
+    author_ids = {event.author_id for event in events if event.author_id is not None}
     authors = {
         staff.id: staff.display_name or staff.email
-        for staff in session.exec(
-            select(Staff).where(
-                col(Staff.id).in_(
-                    [
-                        event.author_id
-                        for event in timeline.events_of(
-                            session=session, referral_id=referral.id or 0
-                        )
-                    ]
-                )
-            )
-        )
+        for staff in session.exec(select(Staff).where(col(Staff.id).in_(author_ids)))
     }
+    data_key = keyring.unwrap(referral.wrapped_key)
     return [
         TimelineEntry(
             seq=event.seq,
             kind=event.kind,
             side=event.side,
             author=authors.get(event.author_id, "") if event.author_id else "",
-            text=timeline.text_of(keyring, referral, event),
+            text=timeline.text_of(data_key, event),
             state=event.state,
             created_at=event.created_at,
         )
-        for event in timeline.events_of(session=session, referral_id=referral.id or 0)
+        for event in events
     ]
 
 
@@ -295,7 +288,7 @@ def write(
 # Triage's side of the body's questions -----------------------------------------------------
 
 
-def pending_questions(
+def timelines_of_case(
     *, session: Session, keyring: KeyRing, actor: Staff, case_id: int
 ) -> dict[str, list[TimelineEntry]]:
     """The full timeline of each of the case's referrals, by reference, for triage."""
@@ -348,7 +341,7 @@ def answer_question(
         session.add(event)
         _audit(session, keyring, actor, "referral.question_refused", referral, now)
         return
-    asked = timeline.text_of(keyring, referral, event) or ""
+    asked = timeline.text_of(keyring.unwrap(referral.wrapped_key), event) or ""
     text = text if text is not None else asked
     event.state = "sent"
     session.add(event)

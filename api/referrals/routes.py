@@ -269,7 +269,7 @@ def get_export(
 def get_timelines(
     case_id: int, actor: Triager, session: SessionDep, keyring: KeyRingDep
 ) -> dict[str, list[TimelineEntry]]:
-    return liaison.pending_questions(session=session, keyring=keyring, actor=actor, case_id=case_id)
+    return liaison.timelines_of_case(session=session, keyring=keyring, actor=actor, case_id=case_id)
 
 
 @router.post(

@@ -44,10 +44,11 @@ def add_event(
     return event
 
 
-def text_of(keyring: KeyRing, referral: Referral, event: ReferralEvent) -> str | None:
+def text_of(data_key: bytes, event: ReferralEvent) -> str | None:
+    """An event's text; ``data_key`` is its referral's, unwrapped once by the caller."""
     if event.body_sealed is None:
         return None
-    return open_text(keyring.unwrap(referral.wrapped_key), event.body_sealed, label=EVENT_LABEL)
+    return open_text(data_key, event.body_sealed, label=EVENT_LABEL)
 
 
 def events_of(*, session: Session, referral_id: int) -> Sequence[ReferralEvent]:
