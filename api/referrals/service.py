@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import delete
@@ -189,7 +190,9 @@ def body_choices(*, session: Session, case: Case) -> list[BodyChoice]:
         for found in routing_service.recommend(session=session, case=case)
     }
     bodies = session.exec(select(Body).where(col(Body.active)).order_by(col(Body.name))).all()
-    choices = [
+    # Recommended bodies first, in the rules' order; the others by name.
+    order = {body_id: position for position, body_id in enumerate(recommended)}
+    return [
         BodyChoice(
             code=body.code,
             name=body.name,
@@ -197,14 +200,8 @@ def body_choices(*, session: Session, case: Case) -> list[BodyChoice]:
             recommended_by=recommended.get(body.id),
             blocked=blocked.get(body.id or 0),
         )
-        for body in bodies
+        for body in sorted(bodies, key=lambda body: order.get(body.id, len(order)))
     ]
-    order = {body_id: position for position, body_id in enumerate(recommended)}
-    return sorted(choices, key=lambda choice: order.get(_id_of(bodies, choice.code), len(order)))
-
-
-def _id_of(bodies: Sequence[Body], code: str) -> int | None:
-    return next((body.id for body in bodies if body.code == code), None)
 
 
 def _photos_of_case(
@@ -282,9 +279,8 @@ def _chosen_photos(
     session: Session, keyring: KeyRing, case_id: int, wanted: Sequence[str]
 ) -> list[tuple[SharedPhoto, Attachment, Report]]:
     available = {
-        f"{photo.report}/{photo.seq}": found
-        for found in _photos_of_case(session, keyring, case_id)
-        for photo in [found[0]]
+        f"{photo.report}/{photo.seq}": (photo, attachment, report)
+        for photo, attachment, report in _photos_of_case(session, keyring, case_id)
     }
     chosen = []
     for index, key in enumerate(dict.fromkeys(wanted)):
@@ -322,23 +318,30 @@ def _facts(session: Session, case: Case) -> tuple[str, str, str | None]:
     )
 
 
-def preview(
-    *,
+@dataclass(frozen=True)
+class _Composed:
+    """A referral checked and put together, before anything is stored."""
+
+    view: ReferralView
+    case: Case
+    body: Body
+    photos: list[tuple[SharedPhoto, Attachment, Report]]
+
+
+def _compose(
     session: Session,
     keyring: KeyRing,
     actor: Staff,
     case_id: int,
     referral_in: ReferralIn,
     now: datetime,
-) -> ReferralView:
-    """Exactly what the body would see, checked as a referral would be, stored nowhere."""
+) -> _Composed:
     case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
     body = _body(session, referral_in.body)
     _refuse(session, case, body)
     photos = _chosen_photos(session, keyring, case_id, referral_in.photos)
     category, port, zone = _facts(session, case)
-    due = _due(referral_in.acknowledge_due, now)
-    return ReferralView(
+    view = ReferralView(
         reference="",
         case_reference=case.reference,
         body=body.code,
@@ -354,9 +357,23 @@ def preview(
         photos=[photo for photo, _attachment, _report in photos],
         identities=_chosen_identities(session, keyring, case_id, referral_in.identities),
         created_at=None,
-        acknowledge_due=due,
+        acknowledge_due=_due(referral_in.acknowledge_due, now),
         overdue=False,
     )
+    return _Composed(view, case, body, photos)
+
+
+def preview(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    case_id: int,
+    referral_in: ReferralIn,
+    now: datetime,
+) -> ReferralView:
+    """Exactly what the body would see, checked as a referral would be, stored nowhere."""
+    return _compose(session, keyring, actor, case_id, referral_in, now).view
 
 
 def _refuse(session: Session, case: Case, body: Body) -> None:
@@ -389,16 +406,8 @@ def refer(
     """Store what is shared, as its own sealed copy, and queue the notices to the body."""
     from api.referrals import outbox
 
-    view = preview(
-        session=session,
-        keyring=keyring,
-        actor=actor,
-        case_id=case_id,
-        referral_in=referral_in,
-        now=now,
-    )
-    case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
-    body = _body(session, referral_in.body)
+    composed = _compose(session, keyring, actor, case_id, referral_in, now)
+    view, case, body = composed.view, composed.case, composed.body
     data_key, wrapped = keyring.new_data_key()
     referral = Referral(
         reference=_new_reference(),
@@ -427,9 +436,7 @@ def refer(
     session.add(referral)
     session.flush()
     assert referral.id is not None
-    for seq, (photo, attachment, report) in enumerate(
-        _chosen_photos(session, keyring, case_id, referral_in.photos), start=1
-    ):
+    for seq, (photo, attachment, report) in enumerate(composed.photos, start=1):
         content = open_sealed(
             keyring.unwrap(report.wrapped_key), attachment.content_sealed, label=Label.file_content
         )
