@@ -165,10 +165,6 @@ def case_url(case_id: int, done: str | None = None) -> str:
     return f"{CASES_URL}/{case_id}" + (f"?done={done}" if done else "")
 
 
-def _person(staff: Staff) -> str:
-    return staff.display_name or staff.email
-
-
 def _valid(schema: type[Schema], data: Mapping[str, Any]) -> Schema:
     """A form checked by the API's own schema, so both say the same about bad input."""
     try:
@@ -216,7 +212,7 @@ def _case_page(
     for category in taxonomy_service.active_categories(session=session):
         categories.setdefault(category.kind, []).append(category)
     everyone = staff_service.triagers(session=session, actor=actor)
-    people = {account.id: _person(account) for account in everyone}
+    people = {account.id: account.shown_name for account in everyone}
     # Disabled accounts can still hold a case, but nothing new is given to them.
     triagers = [
         account for account in everyone if account.active or account.id == detail.assignee_id

@@ -96,10 +96,6 @@ class Choices:
         return {option.value for group in self.groups[name] for option in group.options}
 
 
-def _person(staff: Staff) -> str:
-    return staff.display_name or staff.email
-
-
 def _choices(session: Session, staff: Staff) -> Choices:
     categories: dict[str, list[Option]] = {}
     for category in taxonomy_service.active_categories(session=session):
@@ -127,7 +123,8 @@ def _choices(session: Session, staff: Staff) -> Choices:
         "severity": [Group("", tuple(Option(level, level, msgid=False) for level in SEVERITIES))],
         "assignee": [
             Group(
-                "", tuple(Option(str(person.id), _person(person), msgid=False) for person in people)
+                "",
+                tuple(Option(str(person.id), person.shown_name, msgid=False) for person in people),
             )
         ],
         "cargo_direction": _flat(CARGO_DIRECTION_NAMES),
@@ -148,7 +145,7 @@ def _choices(session: Session, staff: Staff) -> Choices:
             for group in zone_groups
             for option in group.options
         },
-        assignee_names={person.id: _person(person) for person in people if person.id is not None},
+        assignee_names={person.id: person.shown_name for person in people if person.id is not None},
     )
 
 

@@ -131,7 +131,7 @@ def entries(session: Session, keyring: KeyRing, referral: Referral) -> list[Time
     events = timeline.events_of(session=session, referral_id=referral.id or 0)
     author_ids = {event.author_id for event in events if event.author_id is not None}
     authors = {
-        staff.id: staff.display_name or staff.email
+        staff.id: staff.shown_name
         for staff in session.exec(select(Staff).where(col(Staff.id).in_(author_ids)))
     }
     data_key = keyring.unwrap(referral.wrapped_key)

@@ -28,6 +28,11 @@ class Staff(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
+    @property
+    def shown_name(self) -> str:
+        """How colleagues see this person: the name they gave, else the e-mail address."""
+        return self.display_name or self.email
+
 
 class RecoveryCode(SQLModel, table=True):
     """One of ten single-use codes for when the phone with the authenticator is lost."""

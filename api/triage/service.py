@@ -107,7 +107,7 @@ def _notes(session: Session, keyring: KeyRing, case_id: int) -> list[NoteView]:
     return [
         NoteView(
             id=note.id or 0,
-            author=(author.display_name or author.email) if author else "",
+            author=author.shown_name if author else "",
             body=open_text(keyring.unwrap(note.wrapped_key), note.body_sealed, label=NOTE_LABEL),
             created_at=note.created_at,
         )
