@@ -32,6 +32,7 @@ from api.crypto import KeyRing
 from api.deps import KeyRingDep, Now, SessionDep
 from api.errors import validation_error
 from api.i18n import N_
+from api.ids import Id
 from api.referrals import liaison as liaison_service
 from api.referrals import service as referrals_service
 from api.referrals.schemas import QuestionDecision
@@ -59,7 +60,6 @@ CASES_URL = f"{PREFIX}/cases"
 router = APIRouter(route_class=ConsoleRoute)
 
 FormText = Annotated[str, Form()]
-CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Schema = TypeVar("Schema", bound=BaseModel)
 
 # TLP 2.0 (FIRST): who may be told what the case holds.
@@ -196,7 +196,7 @@ def _case_page(
     session: Session,
     keyring: KeyRing,
     actor: Staff,
-    case_id: int,
+    case_id: Id,
     now: Any,
     *,
     notice: str | None = None,
@@ -308,7 +308,7 @@ class CaseWork:
 
 def _case_work(
     request: Request,
-    case_id: CaseId,
+    case_id: Id,
     session: SessionDep,
     keyring: KeyRingDep,
     now: Now,
@@ -425,7 +425,7 @@ def unlink(work: Work, report: FormText = "") -> Response:
 def decide_question(
     work: Work,
     reference: Annotated[str, Path(max_length=16)],
-    seq: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    seq: Id,
     body: FormText = "",
     go: FormText = "",
 ) -> Response:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from admin.case import BLOCKED_REASONS, CASES_URL, CaseId, FormText, _valid, case_url
+from admin.case import BLOCKED_REASONS, CASES_URL, FormText, _valid, case_url
 from admin.queue import KIND_NAMES
 from admin.shell import (
     NO_PROBLEMS,
@@ -23,6 +23,7 @@ from admin.shell import (
 )
 from api.deps import KeyRingDep, Now, SessionDep
 from api.errors import DomainError
+from api.ids import Id
 from api.referrals import service as referrals_service
 from api.referrals.schemas import ReferralDraft, ReferralIn
 from api.staff.models import Staff
@@ -62,7 +63,7 @@ def _form_page(
 @router.get(CASES_URL + "/{case_id}/refer")
 def refer_form(
     request: Request,
-    case_id: CaseId,
+    case_id: Id,
     session: SessionDep,
     keyring: KeyRingDep,
     now: Now,
@@ -86,7 +87,7 @@ def refer_form(
 @router.post(CASES_URL + "/{case_id}/refer")
 def refer_post(
     request: Request,
-    case_id: CaseId,
+    case_id: Id,
     session: SessionDep,
     keyring: KeyRingDep,
     now: Now,
@@ -177,7 +178,7 @@ def _refused(request: Request) -> Callable[[DomainError], Response]:
 @router.post(CASES_URL + "/{case_id}/implicated")
 def mark_implicated(
     request: Request,
-    case_id: CaseId,
+    case_id: Id,
     session: SessionDep,
     keyring: KeyRingDep,
     now: Now,
@@ -206,8 +207,8 @@ def mark_implicated(
 @router.post(CASES_URL + "/{case_id}/deliveries/{job_id}/retry")
 def retry_delivery(
     request: Request,
-    case_id: CaseId,
-    job_id: CaseId,
+    case_id: Id,
+    job_id: Id,
     session: SessionDep,
     keyring: KeyRingDep,
     now: Now,

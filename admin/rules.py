@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -19,6 +19,7 @@ from api.agencies import service as agencies_service
 from api.deps import KeyRingDep, Now, SessionDep, require
 from api.errors import DomainError, invalid_field, validation_error
 from api.i18n import N_
+from api.ids import Id
 from api.policy import Permission, allows
 from api.ports import service as ports_service
 from api.routing import service as routing_service
@@ -33,7 +34,6 @@ router = APIRouter(route_class=ConsoleRoute)
 
 Reader = Annotated[Staff, Depends(require(Permission.read_routing))]
 FormText = Annotated[str, Form()]
-RuleId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 NOTICES = {
     "created": N_("The rule is added at the end of the list."),
@@ -251,9 +251,7 @@ def create_rule(
 
 
 @router.get(RULES_URL + "/{rule_id}/edit")
-def edit_rule(
-    request: Request, rule_id: RuleId, session: SessionDep, actor: Administrator
-) -> Response:
+def edit_rule(request: Request, rule_id: Id, session: SessionDep, actor: Administrator) -> Response:
     rule = routing_service.get_rule(session=session, actor=actor, rule_id=rule_id)
     return _form_page(request, session, actor, rule=rule, values=_values_of(rule))
 
@@ -261,7 +259,7 @@ def edit_rule(
 @router.post(RULES_URL + "/{rule_id}/edit")
 def update_rule(
     request: Request,
-    rule_id: RuleId,
+    rule_id: Id,
     session: SessionDep,
     keyring: KeyRingDep,
     now: Now,
@@ -302,7 +300,7 @@ def update_rule(
 
 @router.post(RULES_URL + "/{rule_id}/move")
 def move_rule(
-    rule_id: RuleId,
+    rule_id: Id,
     session: SessionDep,
     keyring: KeyRingDep,
     now: Now,
@@ -322,7 +320,7 @@ def move_rule(
 
 @router.get(RULES_URL + "/{rule_id}/delete")
 def confirm_delete(
-    request: Request, rule_id: RuleId, session: SessionDep, actor: Administrator
+    request: Request, rule_id: Id, session: SessionDep, actor: Administrator
 ) -> Response:
     rule = routing_service.get_rule(session=session, actor=actor, rule_id=rule_id)
     return render(request, "rules_confirm.html", {"rule": rule}, staff=actor)
@@ -330,7 +328,7 @@ def confirm_delete(
 
 @router.post(RULES_URL + "/{rule_id}/delete")
 def delete_rule(
-    rule_id: RuleId, session: SessionDep, keyring: KeyRingDep, now: Now, actor: Administrator
+    rule_id: Id, session: SessionDep, keyring: KeyRingDep, now: Now, actor: Administrator
 ) -> Response:
     routing_service.delete_rule(
         session=session, keyring=keyring, actor=actor, rule_id=rule_id, now=now

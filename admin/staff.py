@@ -25,6 +25,7 @@ from api.agencies import service as agencies_service
 from api.deps import KeyRingDep, Now, SessionDep
 from api.errors import DomainError
 from api.i18n import N_
+from api.ids import Id
 from api.policy import Role
 from api.staff import service as staff_service
 from api.staff.models import Staff
@@ -178,7 +179,7 @@ def create_account(
 
 @router.get(STAFF_URL + "/{staff_id}/{action}")
 def confirm_action(
-    request: Request, session: SessionDep, actor: Administrator, staff_id: int, action: StaffAction
+    request: Request, session: SessionDep, actor: Administrator, staff_id: Id, action: StaffAction
 ) -> Response:
     account = staff_service.get_account(session=session, actor=actor, staff_id=staff_id)
     title, explanation, button = CONFIRMATIONS[action]
@@ -203,7 +204,7 @@ def do_action(
     keyring: KeyRingDep,
     now: Now,
     actor: Administrator,
-    staff_id: int,
+    staff_id: Id,
     action: StaffAction,
 ) -> Response:
     try:

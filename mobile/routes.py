@@ -18,6 +18,7 @@ from api.crypto import KeyRing
 from api.deps import KeyRingDep, Now, SessionDep, SettingsDep
 from api.errors import DomainError, FieldProblem
 from api.i18n import LANGUAGES, N_, negotiate
+from api.ids import is_id
 from api.multipart import MultipartBody, read_multipart
 from api.proofs import service as proofs_service
 from api.proofs.schemas import ProofIn
@@ -235,12 +236,15 @@ def _report_step(
                     files=body.files,
                     now=now,
                 )
-            if go.startswith("remove:") and go.removeprefix("remove:").isdigit():
+            removed = go.removeprefix("remove:")
+            # ASCII digits only (int() refuses some that isdigit() accepts, such as ²), and
+            # no number past an id's range reaches the database.
+            if go != removed and removed.isascii() and removed.isdigit() and is_id(int(removed)):
                 reports_service.remove_draft_file(
                     session=session,
                     keyring=keyring,
                     draft_token=form.get("draft_token"),
-                    seq=int(go.removeprefix("remove:")),
+                    seq=int(removed),
                 )
         if go == "upload" or go.startswith("remove:"):
             return render("photos")

@@ -3,68 +3,32 @@ exactly what it should."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.crypto import KeyRing
-from api.policy import Permission, Role
+from api.policy import Role
 from tests.factories import make_staff, sign_in_staff
-
-
-def _marks_of(call: Callable[..., Any] | None) -> set[str]:
-    marks = {"public"} if getattr(call, "portline_public", False) else set()
-    permission = getattr(call, "portline_permission", None)
-    return marks | ({permission.value} if isinstance(permission, Permission) else set())
-
-
-def _markers(dependant: Dependant) -> set[str]:
-    found: set[str] = set()
-    for dependency in dependant.dependencies:
-        found |= _marks_of(dependency.call) | _markers(dependency)
-    return found
-
-
-def api_routes(
-    routes: list[Any], inherited: tuple[Any, ...] = ()
-) -> list[tuple[APIRoute, set[str]]]:
-    """Every APIRoute of the app with the marks of its own and its routers' dependencies.
-
-    FastAPI keeps included routers as they are (their routes are combined lazily), so
-    the walk follows them and carries each router's dependencies down."""
-    found: list[tuple[APIRoute, set[str]]] = []
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            context = route.include_context
-            found += api_routes(included.routes, (*inherited, *context.dependencies))
-        elif isinstance(route, APIRoute):
-            marks = _markers(route.dependant)
-            for depends in inherited:
-                marks |= _marks_of(depends.dependency)
-            found.append((route, marks))
-    return found
+from tests.routes import walk
 
 
 class TestEveryRouteDeclaresItsPermission:
     def test_no_route_is_left_without_a_permission_or_a_public_mark(
         self, client: TestClient
     ) -> None:
-        routes = api_routes(client.app.routes)  # type: ignore[attr-defined]
+        routes = walk(client.app.routes)  # type: ignore[attr-defined]
         assert len(routes) > 20
         unmarked = [
-            f"{sorted(route.methods or ())} {route.path}" for route, marks in routes if not marks
+            f"{sorted(found.route.methods or ())} {found.path}"
+            for found in routes
+            if not found.marks
         ]
         assert unmarked == []
 
     def test_no_route_is_both_public_and_restricted(self, client: TestClient) -> None:
-        for route, marks in api_routes(client.app.routes):  # type: ignore[attr-defined]
-            assert not ("public" in marks and len(marks) > 1), route.path
+        for found in walk(client.app.routes):  # type: ignore[attr-defined]
+            assert not ("public" in found.marks and len(found.marks) > 1), found.path
 
 
 # What each role gets from the staff API: 200 allowed, 403 refused by the policy.

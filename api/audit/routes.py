@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from api.audit import service
 from api.deps import SessionDep, require
+from api.ids import Offset
 from api.policy import Permission
 from api.staff.models import Staff
 
@@ -41,7 +42,7 @@ def search(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditPage:
     entries, total = service.search(
         session=session,

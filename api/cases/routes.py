@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from api.cases import service
 from api.cases.schemas import CaseStatus, QueueFilter, QueuePage
 from api.deps import Now, SessionDep, require
+from api.ids import Id
 from api.policy import Permission
 from api.staff.models import Staff
 
@@ -26,7 +27,7 @@ def get_queue(
     port: Annotated[str | None, Query(max_length=16)] = None,
     zone: Annotated[str | None, Query(max_length=32)] = None,
     severity: Annotated[int | None, Query(ge=1, le=4)] = None,
-    assignee_id: int | None = None,
+    assignee_id: Id | None = None,
     overdue: bool = False,
     cargo_direction: Annotated[str | None, Query(max_length=16)] = None,
     body: Annotated[str | None, Query(max_length=48, description="Referred to this body.")] = None,
@@ -59,7 +60,7 @@ class RelatedCase(BaseModel):
 
 
 @router.get("/{case_id}/related", summary="Cases that may be about the same thing")
-def get_related(case_id: int, actor: Triager, session: SessionDep) -> list[RelatedCase]:
+def get_related(case_id: Id, actor: Triager, session: SessionDep) -> list[RelatedCase]:
     return [
         RelatedCase(id=related.case_id, reference=related.reference, reasons=list(related.reasons))
         for related in service.related_cases(session=session, actor=actor, case_id=case_id)

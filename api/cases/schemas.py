@@ -5,6 +5,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from api.ids import Id
+
 
 class CaseStatus(StrEnum):
     new = "new"
@@ -22,7 +24,7 @@ class QueueFilter(BaseModel):
     port: str | None = None
     zone: str | None = None
     severity: int | None = Field(default=None, ge=1, le=4)
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     overdue: bool = False
     cargo_direction: str | None = None
     body: str | None = Field(default=None, description="Referred to this body (its code).")

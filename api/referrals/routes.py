@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from api.deps import KeyRingDep, Now, SessionDep, SettingsDep, require
+from api.ids import Id
 from api.policy import Permission
 from api.referrals import liaison, service
 from api.referrals.schemas import (
@@ -37,7 +38,7 @@ STEP_NAMES = {
 
 @router.get("/{case_id}/referral-draft", summary="A referral to start from, and the bodies")
 def get_draft(
-    case_id: int, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
+    case_id: Id, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> ReferralDraft:
     return service.draft(session=session, keyring=keyring, actor=actor, case_id=case_id, now=now)
 
@@ -46,7 +47,7 @@ def get_draft(
     "/{case_id}/referrals/preview", summary="Exactly what the body would see; stores nothing"
 )
 def post_preview(
-    case_id: int,
+    case_id: Id,
     referral_in: ReferralIn,
     actor: Triager,
     session: SessionDep,
@@ -65,7 +66,7 @@ def post_preview(
 
 @router.post("/{case_id}/referrals", status_code=201, summary="Refer the case to a body")
 def post_referral(
-    case_id: int,
+    case_id: Id,
     referral_in: ReferralIn,
     actor: Triager,
     session: SessionDep,
@@ -84,7 +85,7 @@ def post_referral(
 
 @router.get("/{case_id}/referrals", summary="The case's referrals, as each body sees them")
 def get_referrals(
-    case_id: int, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
+    case_id: Id, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> list[ReferralView]:
     return service.referral_views(
         session=session, keyring=keyring, actor=actor, case_id=case_id, now=now
@@ -97,7 +98,7 @@ def get_referrals(
     summary="Mark a body implicated: it never receives this case",
 )
 def put_implicated(
-    case_id: int,
+    case_id: Id,
     body: BodyCode,
     actor: Triager,
     session: SessionDep,
@@ -111,7 +112,7 @@ def put_implicated(
 
 @router.delete("/{case_id}/implicated/{body}", status_code=204, summary="Unmark a body")
 def delete_implicated(
-    case_id: int,
+    case_id: Id,
     body: BodyCode,
     actor: Triager,
     session: SessionDep,
@@ -125,7 +126,7 @@ def delete_implicated(
 
 @router.get("/{case_id}/deliveries", summary="How each referral's notices went")
 def get_deliveries(
-    case_id: int, actor: Triager, session: SessionDep
+    case_id: Id, actor: Triager, session: SessionDep
 ) -> dict[str, list[DeliveryView]]:
     return service.deliveries_of_case(session=session, actor=actor, case_id=case_id)
 
@@ -134,8 +135,8 @@ def get_deliveries(
     "/{case_id}/deliveries/{job_id}/retry", status_code=204, summary="Retry a failed notice"
 )
 def post_retry(
-    case_id: int,
-    job_id: int,
+    case_id: Id,
+    job_id: Id,
     actor: Triager,
     session: SessionDep,
     keyring: KeyRingDep,
@@ -176,7 +177,7 @@ def get_referral(
 )
 def get_photo(
     reference: Reference,
-    seq: Annotated[int, Path(ge=1, le=1_000)],
+    seq: Id,
     actor: Liaison,
     session: SessionDep,
     keyring: KeyRingDep,
@@ -267,7 +268,7 @@ def get_export(
 
 @router.get("/{case_id}/referral-timelines", summary="Each referral's timeline")
 def get_timelines(
-    case_id: int, actor: Triager, session: SessionDep, keyring: KeyRingDep
+    case_id: Id, actor: Triager, session: SessionDep, keyring: KeyRingDep
 ) -> dict[str, list[TimelineEntry]]:
     return liaison.timelines_of_case(session=session, keyring=keyring, actor=actor, case_id=case_id)
 
@@ -278,9 +279,9 @@ def get_timelines(
     summary="Pass a body's question on to the reporter (as edited), or refuse it",
 )
 def post_question_decision(
-    case_id: int,
+    case_id: Id,
     reference: Reference,
-    seq: int,
+    seq: Id,
     decision: QuestionDecision,
     actor: Triager,
     session: SessionDep,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 
 from api.deps import KeyRingDep, Now, SessionDep, require
+from api.ids import Id
 from api.policy import Permission
 from api.routing import service
 from api.routing.schemas import MoveIn, RuleIn, RulePublic
@@ -15,7 +16,6 @@ from api.staff.models import Staff
 router = APIRouter(prefix="/routing-rules", tags=["configuration"])
 Administrator = Annotated[Staff, Depends(require(Permission.manage_staff))]
 Reader = Annotated[Staff, Depends(require(Permission.read_routing))]
-RuleId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("", summary="Routing rules in the order they are read")
@@ -33,13 +33,13 @@ def post_rule(
 
 
 @router.get("/{rule_id}", summary="One routing rule")
-def get_rule(rule_id: RuleId, actor: Reader, session: SessionDep) -> RulePublic:
+def get_rule(rule_id: Id, actor: Reader, session: SessionDep) -> RulePublic:
     return service.get_rule(session=session, actor=actor, rule_id=rule_id)
 
 
 @router.put("/{rule_id}", summary="Replace a routing rule (its place in the order stays)")
 def put_rule(
-    rule_id: RuleId,
+    rule_id: Id,
     rule_in: RuleIn,
     actor: Administrator,
     session: SessionDep,
@@ -53,7 +53,7 @@ def put_rule(
 
 @router.post("/{rule_id}/move", summary="Move a rule one place up or down; returns every rule")
 def move_rule(
-    rule_id: RuleId,
+    rule_id: Id,
     move: MoveIn,
     actor: Administrator,
     session: SessionDep,
@@ -72,6 +72,6 @@ def move_rule(
 
 @router.delete("/{rule_id}", status_code=204, summary="Delete a routing rule")
 def delete_rule(
-    rule_id: RuleId, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
+    rule_id: Id, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> None:
     service.delete_rule(session=session, keyring=keyring, actor=actor, rule_id=rule_id, now=now)

@@ -18,6 +18,7 @@ from api.deps import (
 )
 from api.errors import Unauthorized
 from api.i18n import N_
+from api.ids import Id
 from api.policy import Permission, Role
 from api.staff import service
 from api.staff.models import Staff
@@ -251,7 +252,7 @@ def create_account(
 
 @router.post("/accounts/{staff_id}/disable", summary="Disable an account")
 def disable(
-    staff_id: int, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
+    staff_id: Id, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> StaffPublic:
     staff = service.set_active(
         session=session, keyring=keyring, actor=actor, staff_id=staff_id, active=False, now=now
@@ -261,7 +262,7 @@ def disable(
 
 @router.post("/accounts/{staff_id}/enable", summary="Enable an account again")
 def enable(
-    staff_id: int, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
+    staff_id: Id, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> StaffPublic:
     staff = service.set_active(
         session=session, keyring=keyring, actor=actor, staff_id=staff_id, active=True, now=now
@@ -271,7 +272,7 @@ def enable(
 
 @router.post("/accounts/{staff_id}/reset-second-factor", summary="Reset a second factor")
 def reset_second_factor(
-    staff_id: int,
+    staff_id: Id,
     actor: Administrator,
     request: Request,
     session: SessionDep,

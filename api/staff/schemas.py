@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.ids import Id
 from api.policy import Role
 
 
@@ -53,7 +54,7 @@ class StaffCreate(BaseModel):
     email: str = Field(max_length=254)
     role: Role
     display_name: str = Field(default="", max_length=120)
-    body_id: int | None = None
+    body_id: Id | None = None
     language: str = Field(default="en", max_length=8)
 
 

@@ -16,10 +16,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from api.agencies.models import Body
 from api.audit import service as audit_service
 from api.crypto import KeyRing, open_text, seal_text
-from api.errors import Conflict, FieldProblem, Forbidden, Invalid, NotFound, Unauthorized
+from api.errors import (
+    Conflict,
+    FieldProblem,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    invalid_field,
+)
 from api.i18n import LANGUAGES, N_
+from api.ids import is_id
 from api.policy import Permission, Role, allows
 from api.staff import passwords, totp
 from api.staff.models import Invitation, RecoveryCode, Staff, StaffSession
@@ -117,6 +127,12 @@ def create_account(
             ],
             field="body_id",
         )
+    if (
+        role == Role.liaison
+        and body_id is not None
+        and (not is_id(body_id) or session.get(Body, body_id) is None)
+    ):
+        raise invalid_field("body_id", N_("There is no such receiving body."))
     if session.exec(select(Staff).where(Staff.email == email)).first() is not None:
         raise Conflict(
             N_("An account with this e-mail address already exists."),

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from api.deps import KeyRingDep, Now, SessionDep, require
+from api.ids import Id
 from api.policy import Permission
 from api.staff.models import Staff
 from api.triage import service
@@ -17,7 +18,7 @@ Triager = Annotated[Staff, Depends(require(Permission.triage))]
 
 @router.get("/{case_id}", summary="A case with its reports (the view is audited)")
 def get_case(
-    case_id: int, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
+    case_id: Id, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> CaseDetail:
     return service.case_detail(
         session=session, keyring=keyring, actor=actor, case_id=case_id, now=now
@@ -28,14 +29,14 @@ def get_case(
     "/{case_id}/acknowledge", status_code=204, summary="Acknowledge receipt to the reporter"
 )
 def acknowledge(
-    case_id: int, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
+    case_id: Id, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> None:
     service.acknowledge(session=session, keyring=keyring, actor=actor, case_id=case_id, now=now)
 
 
 @router.post("/{case_id}/messages", status_code=204, summary="Write to a reporter")
 def post_message(
-    case_id: int,
+    case_id: Id,
     reply_in: ReplyIn,
     actor: Triager,
     session: SessionDep,
@@ -51,7 +52,7 @@ def post_message(
     "/{case_id}", status_code=204, summary="Classify: title, severity, TLP, tags, assignee"
 )
 def patch_case(
-    case_id: int,
+    case_id: Id,
     changes: CaseUpdate,
     actor: Triager,
     session: SessionDep,
@@ -65,7 +66,7 @@ def patch_case(
 
 @router.post("/{case_id}/close", status_code=204, summary="Close with a resolution and an outcome")
 def close_case(
-    case_id: int,
+    case_id: Id,
     closing: CaseClose,
     actor: Triager,
     session: SessionDep,
@@ -79,7 +80,7 @@ def close_case(
 
 @router.post("/{case_id}/reopen", status_code=204, summary="Reopen a closed case")
 def reopen_case(
-    case_id: int, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
+    case_id: Id, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> None:
     service.reopen(session=session, keyring=keyring, actor=actor, case_id=case_id, now=now)
 
@@ -88,7 +89,7 @@ def reopen_case(
     "/{case_id}/reports", status_code=204, summary="Link a report (a duplicate) into this case"
 )
 def link_report(
-    case_id: int,
+    case_id: Id,
     link_in: LinkIn,
     actor: Triager,
     session: SessionDep,
@@ -107,7 +108,7 @@ def link_report(
 
 @router.delete("/{case_id}/reports/{reference}", summary="Unlink a report into a case of its own")
 def unlink_report(
-    case_id: int, reference: str, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
+    case_id: Id, reference: str, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> dict[str, int]:
     new_case = service.unlink(
         session=session,
@@ -124,7 +125,7 @@ def unlink_report(
     "/{case_id}/notes", status_code=204, summary="Add an internal note (the reporter never sees it)"
 )
 def post_note(
-    case_id: int,
+    case_id: Id,
     note_in: NoteIn,
     actor: Triager,
     session: SessionDep,
@@ -143,9 +144,9 @@ def post_note(
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
 )
 def get_attachment(
-    case_id: int,
+    case_id: Id,
     reference: Annotated[str, Path(max_length=16)],
-    seq: Annotated[int, Path(ge=1, le=1_000)],
+    seq: Id,
     actor: Triager,
     session: SessionDep,
     keyring: KeyRingDep,

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.cases.schemas import CaseStatus
 from api.errors import DomainMessage
 from api.i18n import N_
+from api.ids import Id
 from api.reports.schemas import StaffReportView
 
 # Severity 1-4: what each step means, so that two triagers grade alike.
@@ -119,7 +120,7 @@ class CaseUpdate(BaseModel):
     )
     tlp: str | None = Field(default=None, pattern="^(RED|AMBER\\+STRICT|AMBER|GREEN|CLEAR)$")
     tags: list[str] | None = Field(default=None, max_length=20)
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     kind: str | None = Field(default=None, pattern="^(integrity|incident)$")
     category: str | None = Field(default=None, max_length=48)
 
