@@ -127,6 +127,16 @@ BLOCKED_REASONS = {
     ),
     referrals_service.IMPLICATED: N_("Implicated in the case: it can never receive it."),
 }
+# Why a notice was cancelled rather than sent, as triage reads it on the case.
+CANCEL_REASONS = {
+    referrals_service.EXCLUDED_BY_REPORTER: N_(
+        "Not sent: a reporter of this case excluded this body."
+    ),
+    referrals_service.IMPLICATED: N_("Not sent: this body is marked implicated in the case."),
+    "withdrawn": N_("Not sent: the referral was withdrawn."),
+    "declined": N_("Not sent: the body declined the referral."),
+    "closed": N_("Not sent: the referral was closed."),
+}
 AUTHORS: dict[str, str] = {
     "reporter": N_("Reporter"),
     "team": N_("Triage team"),
@@ -245,6 +255,7 @@ def _case_page(
             "referral_status_names": REFERRAL_STATUS_NAMES,
             "channel_names": CHANNEL_NAMES,
             "delivery_status_names": DELIVERY_STATUS_NAMES,
+            "cancel_reasons": CANCEL_REASONS,
             "language_names": LANGUAGE_NAMES,
             **referral_context(session, keyring, actor, case_id, now),
             "notice": notice,

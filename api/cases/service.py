@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -72,12 +72,32 @@ def open_case(
     return case
 
 
-def get_case(*, session: Session, actor: Staff, case_id: int) -> Case:
+def get_case(*, session: Session, actor: Staff, case_id: int, for_update: bool = False) -> Case:
+    """The case, for a triager. ``for_update`` takes its row lock first (see :func:`lock`)."""
     authorize(actor, Permission.triage)
-    case = session.get(Case, case_id)
+    if for_update:
+        lock(session=session, case_ids=[case_id])
+    case = session.get(Case, case_id, populate_existing=for_update)
     if case is None:
         raise NotFound(N_("There is no such case."))
     return case
+
+
+def lock(*, session: Session, case_ids: Iterable[int]) -> None:
+    """Take the row lock of each case until the transaction ends, in id order.
+
+    Every decision about who may receive a case (refer, retry a notice, take a notice to
+    deliver) and every change to it (link or unlink a report, mark a body implicated, a
+    body declining or closing) holds this lock, so two of them never interleave: a report
+    excluding a body cannot join a case while that body is being sent it. One order (by
+    id) for several cases means two requests never wait for each other in a circle. On
+    SQLite every write transaction already holds the database's one writer lock (BEGIN
+    IMMEDIATE), and FOR UPDATE is not rendered there."""
+    ids = sorted(set(case_ids))
+    if ids:
+        session.exec(
+            select(Case.id).where(col(Case.id).in_(ids)).order_by(col(Case.id)).with_for_update()
+        ).all()
 
 
 def acknowledge(*, session: Session, actor: Staff, case_id: int, now: datetime) -> Case:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from api.audit import service as audit_service
+from api.cases import service as cases_service
 from api.cases.models import Case
 from api.cases.schemas import CaseStatus
 from api.crypto import KeyRing, open_sealed
@@ -195,6 +196,10 @@ def step(
 ) -> None:
     """Acknowledge, accept, decline (with a reason) or close (with an outcome)."""
     referral = _own(session, actor, reference)
+    # Declining or closing ends what may be delivered to the body: under the case's lock,
+    # like every change to who may receive it (api.cases.service.lock).
+    cases_service.lock(session=session, case_ids=[referral.case_id])
+    session.refresh(referral)
     allowed_from, status = STEPS[to]
     text = text.strip() if text else None
     if to == "declined" and not text:
@@ -226,6 +231,7 @@ def step(
                 author=AUTHORITY_AUTHOR,
             )
     session.add(referral)
+    referrals_service.cancel_undeliverable(session=session, case_id=referral.case_id)
     timeline.add_event(
         session=session,
         keyring=keyring,

@@ -119,5 +119,9 @@ class OutboxJob(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     locked_by: str = Field(sa_type=String(64), default="")
     last_error: str = Field(sa_type=String(500), default="")
+    # Why a cancelled notice was not sent: the body may no longer receive the case
+    # ("excluded_by_reporter", "implicated") or the referral ended ("withdrawn",
+    # "declined", "closed").
+    cancel_reason: str = Field(sa_type=String(32), default="")
     created_at: datetime = Field(sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -36,11 +36,13 @@ from sqlmodel import Session, col, select
 
 from api.agencies import service as agencies_service
 from api.agencies.models import Body
+from api.cases.models import Case
 from api.config import Settings
 from api.crypto import KeyRing
 from api.errors import Conflict, NotFound
 from api.i18n import DEFAULT_LANGUAGE, N_, translate
 from api.referrals import export
+from api.referrals import service as referrals_service
 from api.referrals.models import OutboxJob, Referral
 
 EMAIL = "email"
@@ -104,14 +106,16 @@ def enqueue(*, session: Session, referral: Referral, now: datetime) -> list[Outb
     return jobs
 
 
-def cancel(*, session: Session, referral: Referral) -> None:
-    """Drop the notices of a withdrawn referral that have not gone out yet."""
+def cancel(*, session: Session, referral: Referral, reason: str) -> None:
+    """Drop the notices of ``referral`` that have not gone out yet, keeping why (a code
+    that triage reads on the case: "implicated", "excluded_by_reporter", "declined"...)."""
     for job in session.exec(
         select(OutboxJob).where(
             OutboxJob.referral_id == referral.id, col(OutboxJob.status).in_([PENDING, FAILED])
         )
     ):
         job.status = CANCELLED
+        job.cancel_reason = reason
         job.locked_until = None
         session.add(job)
     session.flush()
@@ -150,11 +154,20 @@ def take_job(
     """Lease the next due notice to ``worker_id`` until ``now + lease`` and commit, so the
     lease holds before anything is sent; ``None`` when nothing is due.
 
-    On PostgreSQL, ``SKIP LOCKED`` lets concurrent workers pass over a row another is
-    taking; SQLite ignores the clause, and its ``BEGIN IMMEDIATE`` makes the read and the
-    write one step no other writer can come between."""
+    The same transaction checks that the body may still receive the case, under the
+    case's lock (``api.cases.service.lock``): a notice for a referral withdrawn, declined
+    or closed, or for a body that a reporter excluded or triage found implicated since, is
+    cancelled with its reason instead, and the next one is looked at.
+
+    On PostgreSQL, ``SKIP LOCKED`` lets concurrent workers pass over a job another is
+    taking, and over a case that a triager is changing: the worker never waits for a
+    lock, so it can never be part of a deadlock. SQLite ignores the clause, and its
+    ``BEGIN IMMEDIATE`` makes the read and the write one step no other writer can come
+    between."""
     query = (
-        select(OutboxJob)
+        select(OutboxJob, Referral)
+        .join(Referral, col(Referral.id) == col(OutboxJob.referral_id))
+        .join(Case, col(Case.id) == col(Referral.case_id))
         .where(
             OutboxJob.status == PENDING,
             col(OutboxJob.next_attempt_at) <= now,
@@ -162,17 +175,24 @@ def take_job(
         )
         .order_by(col(OutboxJob.next_attempt_at), col(OutboxJob.id))
         .limit(1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=[col(OutboxJob.id), col(Case.id)])
     )
-    job = session.exec(query).first()
-    if job is not None:
-        job.locked_until = now + lease
-        job.locked_by = worker_id
+    while (found := session.exec(query).first()) is not None:
+        job, referral = found
+        reason = referrals_service.undeliverable_reason(session=session, referral=referral)
+        if reason is None:
+            job.locked_until = now + lease
+            job.locked_by = worker_id
+            session.add(job)
+            break
+        job.status = CANCELLED
+        job.cancel_reason = reason
         session.add(job)
+        session.flush()
     # A deliberate commit in a service: the lease must be visible to other workers before
     # this one goes to the network (and on SQLite the write lock must not be held there).
     session.commit()
-    return job
+    return found[0] if found is not None else None
 
 
 # Preparing and sending --------------------------------------------------------------------

@@ -108,6 +108,10 @@ class DeliveryView(BaseModel):
     status: str = Field(description='"pending", "delivered", "failed" or "cancelled".')
     attempts: int
     last_error: str
+    cancel_reason: str = Field(
+        description='Why a cancelled notice was not sent: "excluded_by_reporter", '
+        '"implicated", "withdrawn", "declined" or "closed".'
+    )
     delivered_at: datetime | None
     next_attempt_at: datetime
 

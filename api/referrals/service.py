@@ -110,7 +110,7 @@ def mark_implicated(
 ) -> None:
     """Triage found ``body`` implicated: it never receives this case. A referral it already
     has is withdrawn: the body loses sight of it and nothing more is delivered to it."""
-    case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    case = cases_service.get_case(session=session, actor=actor, case_id=case_id, for_update=True)
     body = _body(session, body_code)
     if session.get(CaseImplicatedBody, (case.id, body.id)) is None:
         session.add(
@@ -125,14 +125,17 @@ def mark_implicated(
             col(Referral.status).in_(LIVE_STATUSES),
         )
     ):
-        _withdraw(session, referral, now)
+        referral.status = "withdrawn"
+        referral.closed_at = now
+        session.add(referral)
+    cancel_undeliverable(session=session, case_id=case_id)
     _audit(session, keyring, actor, "case.body_implicated", case_id, now, {"body": body.code})
 
 
 def unmark_implicated(
     *, session: Session, keyring: KeyRing, actor: Staff, case_id: int, body_code: str, now: datetime
 ) -> None:
-    cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    cases_service.get_case(session=session, actor=actor, case_id=case_id, for_update=True)
     body = _body(session, body_code)
     session.exec(
         delete(CaseImplicatedBody).where(
@@ -142,13 +145,27 @@ def unmark_implicated(
     _audit(session, keyring, actor, "case.body_not_implicated", case_id, now, {"body": body.code})
 
 
-def _withdraw(session: Session, referral: Referral, now: datetime) -> None:
+def undeliverable_reason(*, session: Session, referral: Referral) -> str | None:
+    """Why nothing more may be delivered for ``referral`` (the body may no longer receive
+    the case: a reporter excluded it or it is implicated; or the referral is no longer
+    live: withdrawn, declined or closed), or None when its notices may go. The caller holds
+    the case's lock (:func:`api.cases.service.lock`)."""
+    blocked = forbidden_bodies(session=session, case_id=referral.case_id).get(referral.body_id)
+    if blocked is not None:
+        return blocked
+    return None if referral.status in LIVE_STATUSES else referral.status
+
+
+def cancel_undeliverable(*, session: Session, case_id: int) -> None:
+    """Cancel every notice still to go for a referral of the case that may no longer be
+    delivered, saying why on the case. Called by every change that may make it so."""
     from api.referrals import outbox  # the outbox module imports this one for documents
 
-    referral.status = "withdrawn"
-    referral.closed_at = now
-    session.add(referral)
-    outbox.cancel(session=session, referral=referral)
+    session.flush()
+    for referral in session.exec(select(Referral).where(Referral.case_id == case_id)):
+        reason = undeliverable_reason(session=session, referral=referral)
+        if reason is not None:
+            outbox.cancel(session=session, referral=referral, reason=reason)
 
 
 def refuse_if_forbidden(*, session: Session, case_id: int, body_id: int) -> None:
@@ -335,8 +352,13 @@ def _compose(
     case_id: int,
     referral_in: ReferralIn,
     now: datetime,
+    *,
+    for_update: bool,
 ) -> _Composed:
-    case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    # Sending holds the case's lock from this check to the commit: see cases_service.lock.
+    case = cases_service.get_case(
+        session=session, actor=actor, case_id=case_id, for_update=for_update
+    )
     body = _body(session, referral_in.body)
     _refuse(session, case, body)
     photos = _chosen_photos(session, keyring, case_id, referral_in.photos)
@@ -373,7 +395,7 @@ def preview(
     now: datetime,
 ) -> ReferralView:
     """Exactly what the body would see, checked as a referral would be, stored nowhere."""
-    return _compose(session, keyring, actor, case_id, referral_in, now).view
+    return _compose(session, keyring, actor, case_id, referral_in, now, for_update=False).view
 
 
 def _refuse(session: Session, case: Case, body: Body) -> None:
@@ -406,7 +428,7 @@ def refer(
     """Store what is shared, as its own sealed copy, and queue the notices to the body."""
     from api.referrals import outbox
 
-    composed = _compose(session, keyring, actor, case_id, referral_in, now)
+    composed = _compose(session, keyring, actor, case_id, referral_in, now, for_update=True)
     view, case, body = composed.view, composed.case, composed.body
     data_key, wrapped = keyring.new_data_key()
     referral = Referral(
@@ -610,6 +632,7 @@ def deliveries_of_case(
                 status=job.status,
                 attempts=job.attempts,
                 last_error=job.last_error,
+                cancel_reason=job.cancel_reason,
                 delivered_at=job.delivered_at,
                 next_attempt_at=job.next_attempt_at,
             )
@@ -624,12 +647,14 @@ def retry_delivery(
     """Triage's retry button on a failed notice; a withdrawn referral is never retried."""
     from api.referrals import outbox
 
-    cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    cases_service.get_case(session=session, actor=actor, case_id=case_id, for_update=True)
     job = session.get(OutboxJob, job_id)
     referral = session.get(Referral, job.referral_id) if job else None
     if job is None or referral is None or referral.case_id != case_id:
         raise NotFound(N_("There is no such delivery."))
     refuse_if_forbidden(session=session, case_id=case_id, body_id=referral.body_id)
+    if referral.status not in LIVE_STATUSES:
+        raise Conflict(N_("This referral is no longer live: nothing more is sent for it."))
     outbox.retry(session=session, job_id=job_id, now=now)
     _audit(
         session,

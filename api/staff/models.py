@@ -54,6 +54,8 @@ class StaffSession(SQLModel, table=True):
     staff_id: int = Field(foreign_key="staff.id", index=True, ondelete="CASCADE")
     csrf_token: str = Field(sa_type=String(64))
     second_factor_done: bool = False
+    # Wrong codes given to this half-signed-in session: at the fifth it ends.
+    second_factor_failures: int = 0
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_seen_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -16,6 +16,7 @@ from api.errors import Conflict, NotFound, invalid_field
 from api.i18n import N_, translate
 from api.policy import Permission, allows
 from api.ports.models import Port, Zone
+from api.referrals import service as referrals_service
 from api.referrals.models import LIVE_STATUSES, Referral
 from api.reports import service as reports_service
 from api.reports.models import ReportExclusion
@@ -338,12 +339,20 @@ def link(
     report_reference: str,
     now: datetime,
 ) -> None:
-    """Move a report (a duplicate) into this case; its old case closes when left empty."""
+    """Move a report (a duplicate) into this case; its old case closes when left empty.
+
+    Both cases are locked first (cases_service.lock), then the report is read again: a
+    body being sent the case at this moment either has its referral before the check
+    below, which then refuses, or is refused itself once the report is in."""
     target = cases_service.get_case(session=session, actor=actor, case_id=case_id)
     report = reports_service.find_by_reference(session=session, reference=report_reference)
     if report is None or report.case_id is None or target.id is None:
         raise NotFound(N_("There is no such report."))
     old_case_id = report.case_id
+    cases_service.lock(session=session, case_ids=[target.id, old_case_id])
+    session.refresh(report)
+    if report.case_id != old_case_id:
+        raise Conflict(N_("This report was moved meanwhile. Reload the page and try again."))
     if old_case_id == target.id:
         return
     _refuse_if_excluded_body_has_it(session, report.id or 0, target.id)
@@ -355,6 +364,9 @@ def link(
     session.flush()
     if not reports_service.reports_of_case(session=session, case_id=old_case_id):
         cases_service.close_as_merged(session=session, case_id=old_case_id, now=now)
+    # A body the report's reporter excluded gets nothing more of this case, even from a
+    # referral it has already declined or closed.
+    referrals_service.cancel_undeliverable(session=session, case_id=target.id)
     _audit(session, keyring, actor, "case.report_linked", target.id, now)
 
 
@@ -368,7 +380,7 @@ def unlink(
     now: datetime,
 ) -> int:
     """Take a report out of this case into a new case of its own; returns that case's id."""
-    case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    case = cases_service.get_case(session=session, actor=actor, case_id=case_id, for_update=True)
     report = reports_service.find_by_reference(session=session, reference=report_reference)
     if report is None or report.case_id != case.id or case.id is None:
         raise NotFound(N_("This report is not part of this case."))

@@ -53,7 +53,7 @@ class TestEnqueue:
         body = make_body(session, keyring, email="duty@police.test")
         referral = make_referral(session, keyring, body=body, now=T0)
 
-        outbox.cancel(session=session, referral=referral)
+        outbox.cancel(session=session, referral=referral, reason="withdrawn")
 
         assert outbox.take_job(session=session, worker_id="w", now=T0, lease=LEASE) is None
         assert [
