@@ -12,8 +12,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, Delete, Update, delete, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from api.agencies.models import Body
@@ -40,6 +42,7 @@ SECOND_FACTOR_LIMIT = timedelta(minutes=10)
 INVITATION_LIMIT = timedelta(days=3)
 LOCK_AFTER_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
+SECOND_FACTOR_TRIES = 5  # wrong codes before a half-signed-in session ends
 _TOTP_LABEL = b"staff.totp_secret"
 
 
@@ -336,7 +339,7 @@ def confirm_enrolment(
     if staff is None or enrolment is None:
         raise Conflict(N_("Start setting up the second factor first."))
     step = totp.matching_step(enrolment.secret, code, now, after_step=0)
-    if step is None:
+    if step is None or not _claim_step(session, staff, step):
         raise Invalid(
             N_("The request has a problem in {field}."),
             fields=[
@@ -350,7 +353,7 @@ def confirm_enrolment(
             field="code",
         )
     assert staff.id is not None
-    staff.totp_enabled, staff.totp_last_step = True, step
+    staff.totp_enabled = True
     session.add(staff)
     codes = totp.new_recovery_codes()
     session.exec(delete(RecoveryCode).where(col(RecoveryCode.staff_id) == staff.id))
@@ -367,6 +370,8 @@ def confirm_enrolment(
 
 
 def _use_recovery_code(session: Session, staff: Staff, code: str, now: datetime) -> bool:
+    """Spend one of the person's unused recovery codes matching ``code``. Spending is one
+    conditional update, so the same code sent twice at once works once."""
     normalised = totp.normalise_recovery_code(code)
     if len(normalised) != 12:
         return False
@@ -377,10 +382,34 @@ def _use_recovery_code(session: Session, staff: Staff, code: str, now: datetime)
     ).all()
     for recovery in unused:
         if passwords.verify(normalised, recovery.code_hash)[0]:
-            recovery.used_at = now
-            session.add(recovery)
-            return True
+            return _changed_one(
+                session,
+                update(RecoveryCode)
+                .where(col(RecoveryCode.id) == recovery.id, col(RecoveryCode.used_at).is_(None))
+                .values(used_at=now),
+            )
     return False
+
+
+def _claim_step(session: Session, staff: Staff, step: int) -> bool:
+    """Record ``step`` as the person's last used code step, if it is newer than the one
+    recorded: one conditional update, so of two requests with the same code (on any
+    number of processes) exactly one wins; the other sees the step already used."""
+    claimed = _changed_one(
+        session,
+        update(Staff)
+        .where(col(Staff.id) == staff.id, col(Staff.totp_last_step) < step)
+        .values(totp_last_step=step),
+    )
+    if claimed:
+        set_committed_value(staff, "totp_last_step", step)
+    return claimed
+
+
+def _changed_one(session: Session, statement: Update | Delete) -> bool:
+    """Run a conditional update (or delete) and say whether it changed exactly one row."""
+    result: CursorResult[Any] = session.exec(statement.execution_options(synchronize_session=False))
+    return result.rowcount == 1
 
 
 # Signing in ----------------------------------------------------------------------------------
@@ -416,12 +445,9 @@ def sign_in(
     locked = staff is not None and staff.locked_until is not None and staff.locked_until > now
     ok, new_hash = passwords.verify(password, staff.password_hash if staff else None)
     if staff is None or not staff.active or locked or not ok:
+        failures = 1
         if staff is not None and not locked:
-            staff.failed_logins += 1
-            if staff.failed_logins >= LOCK_AFTER_FAILURES:
-                staff.locked_until = now + LOCK_FOR
-                _audit(session, keyring, "login.locked", now, actor=None, target=staff)
-            session.add(staff)
+            failures = _count_failure(session, keyring, staff, now)
         _audit(
             session,
             keyring,
@@ -431,24 +457,51 @@ def sign_in(
             target=staff,
             reason="locked" if locked else "password",
         )
-        failures = staff.failed_logins if staff else 1
+        if staff is not None and locked:
+            failures = staff.failed_logins
         session.commit()  # on purpose: the failure must count even though we refuse
         time.sleep(_delay_for(failures))
         raise _refused()
-    staff.failed_logins, staff.locked_until = 0, None
+    # The failure count starts again only once both factors pass (_complete_sign_in): one
+    # who knows the password still meets the lock after wrong codes.
     if new_hash:
         staff.password_hash = new_hash
-    session.add(staff)
+        session.add(staff)
     token, csrf = _new_session(session, staff, now, second_factor_done=False)
     _audit(session, keyring, "login.password_ok", now, actor=staff, target=staff)
     return SignIn(staff, token, csrf, second_factor_needed=True)
+
+
+def _count_failure(session: Session, keyring: KeyRing, staff: Staff, now: datetime) -> int:
+    """Count one failed sign-in step against the account and return the count in a row:
+    one atomic increment, so failures sent together all count. From the fifth on, the
+    account is locked for a while (audited)."""
+    failures: int = session.exec(
+        update(Staff)
+        .where(col(Staff.id) == staff.id)
+        .values(failed_logins=col(Staff.failed_logins) + 1)
+        .returning(col(Staff.failed_logins))
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(staff, "failed_logins", failures)
+    if failures >= LOCK_AFTER_FAILURES:
+        staff.locked_until = now + LOCK_FOR
+        session.add(staff)
+        _audit(session, keyring, "login.locked", now, actor=None, target=staff)
+    return failures
 
 
 def second_factor(
     *, session: Session, keyring: KeyRing, staff_session: StaffSession, code: str, now: datetime
 ) -> SignIn:
     """The second step: a TOTP code (each accepted once) or a recovery code. On success
-    the session is replaced by a new one, so the id used before sign-in is worthless."""
+    the session is replaced by a new one, so the id used before sign-in is worthless.
+
+    Using a code is one conditional update (:func:`_claim_step`, :func:`_use_recovery_code`)
+    and so is ending the half-signed-in session: the same code sent twice at the same
+    instant, on one session or on several, signs in once. The step has its own limit:
+    after SECOND_FACTOR_TRIES wrong codes the half-signed-in session ends and the account
+    counts a failed sign-in, as a wrong password does."""
     staff = session.get(Staff, staff_session.staff_id)
     if staff is None or not staff.active or staff_session.second_factor_done:
         raise _refused()
@@ -462,21 +515,43 @@ def second_factor(
     step = (
         totp.matching_step(secret, code, now, after_step=staff.totp_last_step) if secret else None
     )
-    method = "totp"
-    if step is not None:
-        staff.totp_last_step = step
+    if step is not None and _claim_step(session, staff, step):
+        method = "totp"
     elif _use_recovery_code(session, staff, code, now):
         method = "recovery_code"
     else:
-        _audit(session, keyring, "login.second_factor_failed", now, actor=staff, target=staff)
-        session.commit()  # on purpose: keep the failed attempt in the audit log
+        _wrong_code(session, keyring, staff, staff_session, now)
+    return _complete_sign_in(session, keyring, staff, staff_session, now, method=method)
+
+
+def _wrong_code(
+    session: Session, keyring: KeyRing, staff: Staff, staff_session: StaffSession, now: datetime
+) -> NoReturn:
+    """Refuse a wrong (or already used) second-factor code, committing the count first."""
+    _audit(session, keyring, "login.second_factor_failed", now, actor=staff, target=staff)
+    tries: int = (
+        session.exec(
+            update(StaffSession)
+            .where(col(StaffSession.id_hash) == staff_session.id_hash)
+            .values(second_factor_failures=col(StaffSession.second_factor_failures) + 1)
+            .returning(col(StaffSession.second_factor_failures))
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        or SECOND_FACTOR_TRIES
+    )
+    if tries < SECOND_FACTOR_TRIES:
+        session.commit()  # on purpose: the wrong code counts even though we refuse
         raise Invalid(
             N_("The request has a problem in {field}."),
             fields=[FieldProblem("code", N_("This code is not right or was already used."))],
             field="code",
         )
-    session.add(staff)
-    return _complete_sign_in(session, keyring, staff, staff_session, now, method=method)
+    session.exec(delete(StaffSession).where(col(StaffSession.id_hash) == staff_session.id_hash))
+    failures = _count_failure(session, keyring, staff, now)
+    _audit(session, keyring, "login.second_factor_exhausted", now, actor=staff, target=staff)
+    session.commit()  # on purpose: the session ends and the failure counts
+    time.sleep(_delay_for(failures))
+    raise Unauthorized(N_("Too many wrong codes. Sign in again."))
 
 
 def _complete_sign_in(
@@ -490,7 +565,17 @@ def _complete_sign_in(
 ) -> SignIn:
     """Both factors passed: the half-signed-in session gives way to a new one, so the id
     used before the second factor is worthless."""
-    session.delete(pending)
+    ended = _changed_one(
+        session,
+        delete(StaffSession).where(
+            col(StaffSession.id_hash) == pending.id_hash,
+            col(StaffSession.second_factor_done).is_(False),
+        ),
+    )
+    if not ended:  # another request finished this sign-in a moment ago
+        raise _refused()
+    staff.failed_logins, staff.locked_until = 0, None
+    session.add(staff)
     token, csrf = _new_session(session, staff, now, second_factor_done=True)
     _audit(session, keyring, "login.succeeded", now, actor=staff, target=staff, method=method)
     return SignIn(staff, token, csrf, second_factor_needed=False)
