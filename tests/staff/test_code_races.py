@@ -8,6 +8,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -95,7 +96,7 @@ def _half_signed_in(
 
 
 def _send_code(client: httpx.Client, code: str) -> Callable[[], httpx.Response]:
-    return lambda: client.post("/api/v1/staff/session/second-factor", json={"code": code})
+    return partial(client.post, "/api/v1/staff/session/second-factor", json={"code": code})
 
 
 class TestTheSameCodeAtOnce:
@@ -265,11 +266,10 @@ class TestFailuresSentTogetherAllCount:
             ]
             statuses = _together(
                 [
-                    (
-                        lambda client=client: client.post(
-                            "/api/v1/staff/session",
-                            json={"email": staff.email, "password": "not the password at all"},
-                        )
+                    partial(
+                        client.post,
+                        "/api/v1/staff/session",
+                        json={"email": staff.email, "password": "not the password at all"},
                     )
                     for client in clients
                 ]
