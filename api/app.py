@@ -27,6 +27,7 @@ from api.errors import http_error_response, install_error_handlers
 from api.keystore.service import open_keyring
 from api.middleware import PortlineMiddleware
 from api.ports.routes import router as ports_router
+from api.proofs.service import RateGuard
 from api.public.routes import router as public_router
 from api.referrals.routes import liaison_router
 from api.referrals.routes import router as referrals_router
@@ -74,6 +75,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.keyring = keyring
+    app.state.rate_guard = RateGuard()  # the no-JavaScript forms' guard, in memory only
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(public_router, dependencies=[Public])

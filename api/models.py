@@ -5,7 +5,7 @@ from api.audit.models import AuditEntry, AuditHead
 from api.cases.models import Case, CaseEntity, CaseTag
 from api.keystore.models import KeyCheck
 from api.ports.models import EmergencyNumber, Port, Zone
-from api.proofs.models import RateWindow, SpentProof
+from api.proofs.models import SpentProof
 from api.referrals.models import (
     CaseImplicatedBody,
     OutboxJob,
@@ -44,7 +44,6 @@ __all__ = [
     "Message",
     "OutboxJob",
     "Port",
-    "RateWindow",
     "RecoveryCode",
     "Referral",
     "ReferralAttachment",

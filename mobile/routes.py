@@ -284,7 +284,12 @@ def _report_step(
             report_in=ReportCreate.model_validate(form.payload(language=language, today=today)),
             files=[],
             now=now,
-            form=FormGuard(form_token, "report-form", settings.no_js_reports_per_minute),
+            form=FormGuard(
+                form_token,
+                "report-form",
+                settings.no_js_reports_per_minute,
+                request.app.state.rate_guard,
+            ),
             draft_token=form.get("draft_token") or None,
         )
     except (ProofRejected, TooManyRequests) as error:
@@ -372,7 +377,10 @@ def _receipt_login(
         None
         if proof
         else FormGuard(
-            texts.get("form_token", ""), "receipt-form", settings.no_js_logins_per_minute
+            texts.get("form_token", ""),
+            "receipt-form",
+            settings.no_js_logins_per_minute,
+            request.app.state.rate_guard,
         )
     )
     try:

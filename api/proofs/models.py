@@ -15,15 +15,3 @@ class SpentProof(SQLModel, table=True):
 
     challenge_hash: str = Field(sa_type=String(64), primary_key=True)
     expires_hour: datetime = Field(sa_type=UTCDateTime, index=True)
-
-
-class RateWindow(SQLModel, table=True):
-    """A global counter per purpose and minute: the no-JavaScript path's rate guard.
-
-    It counts requests, never who sent them."""
-
-    __tablename__ = "rate_window"
-
-    bucket: str = Field(sa_type=String(32), primary_key=True)
-    window_start: datetime = Field(sa_type=UTCDateTime)
-    count: int = 0

@@ -2,8 +2,13 @@
 
 With JavaScript, a hashcash-style proof of work: a challenge is signed by the server and
 carries its own expiry and difficulty, so issuing one stores nothing. Without
-JavaScript, a single-use form token and a global rate guard. Either is spent once: its
-hash is kept until it would have expired anyway.
+JavaScript, a single-use form token and a rate guard. Either is spent once: its hash is
+kept until it would have expired anyway.
+
+The rate guard counts in the server process's memory, never in the database: a row
+holding the minute of the last request sent without JavaScript would time a reporter
+finer than the hour (see docs/security.md). With several server processes, each holds
+its own count, so the port-wide limit is the setting times the number of processes.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import struct
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +29,7 @@ from api.crypto import KeyRing
 from api.db import next_hour
 from api.errors import DomainError, FieldProblem, Invalid
 from api.i18n import N_
-from api.proofs.models import RateWindow, SpentProof
+from api.proofs.models import SpentProof
 from api.proofs.schemas import ChallengePublic, ProofIn
 
 _PURPOSE = "proof-of-work"
@@ -40,6 +46,29 @@ class FormGuard:
     token: str
     bucket: str
     per_minute: int
+    rate: RateGuard
+
+
+class RateGuard:
+    """Requests per purpose in the current minute, counted in this process's memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[int, int]] = {}  # bucket: (minute, count)
+
+    def take(self, bucket: str, per_minute: int, now: datetime) -> None:
+        """Count one request against ``bucket``, or refuse it when the minute is full."""
+        minute = int(now.timestamp()) // 60
+        with self._lock:
+            start, count = self._windows.get(bucket, (minute, 0))
+            if start != minute:
+                count = 0
+            if count >= per_minute:
+                raise TooManyRequests(
+                    N_("Many reports are arriving right now. Please wait a minute and send again."),
+                    headers={"Retry-After": "60"},
+                )
+            self._windows[bucket] = (minute, count + 1)
 
 
 class TooManyRequests(DomainError):
@@ -146,31 +175,8 @@ def check_form_token(*, keyring: KeyRing, form: FormGuard, now: datetime) -> Non
 
 def spend_form_token(*, session: Session, form: FormGuard, now: datetime) -> None:
     """Use the form token up and count the request against the global rate guard."""
-    _take_from_rate_guard(session, form.bucket, form.per_minute, now)
+    form.rate.take(form.bucket, form.per_minute, now)
     _spend(session, form.token, now=now, expires_at=now + FORM_TOKEN_TTL, field="form_token")
-
-
-def _take_from_rate_guard(session: Session, bucket: str, per_minute: int, now: datetime) -> None:
-    window_start = now.replace(second=0, microsecond=0)
-    window = session.get(RateWindow, bucket, with_for_update=True)
-    if window is None:
-        try:
-            with session.begin_nested():
-                session.add(RateWindow(bucket=bucket, window_start=window_start, count=1))
-            return
-        except IntegrityError:
-            window = session.get(RateWindow, bucket, with_for_update=True, populate_existing=True)
-            assert window is not None
-    if window.window_start != window_start:
-        window.window_start, window.count = window_start, 0
-    if window.count >= per_minute:
-        raise TooManyRequests(
-            N_("Many reports are arriving right now. Please wait a minute and send again."),
-            headers={"Retry-After": "60"},
-        )
-    window.count += 1
-    session.add(window)
-    session.flush()
 
 
 # Either way -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from api.crypto import KeyRing, open_text, seal_text
+from api.db import to_hour
 from api.referrals.models import LIVE_STATUSES, Referral, ReferralEvent
 
 EVENT_LABEL = b"referral.event"
@@ -84,5 +85,5 @@ def pass_answer_on(
             side="reporter",
             author_id=None,
             text=text,
-            now=now,
+            now=to_hour(now),  # a reporter's action: the hour only; seq keeps the order
         )
