@@ -23,7 +23,9 @@ def _engine(settings: Settings) -> Engine:
 def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     from api import migrate
 
-    migrate.upgrade(_engine(settings))
+    engine = _engine(settings)
+    with migrate.startup_lock(engine):
+        migrate.upgrade(engine)
     print("Database is at the latest migration.")
     return 0
 
@@ -37,9 +39,10 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     from api.keystore.service import open_keyring
 
     engine = _engine(settings)
-    migrate.upgrade(engine)
-    keyring = open_keyring(settings=settings, engine=engine)
-    with Session(engine, expire_on_commit=False) as session:
+    # Seeding adds what is missing, so two seeds at once would both add it: it waits too.
+    with migrate.startup_lock(engine), Session(engine, expire_on_commit=False) as session:
+        migrate.upgrade(engine)
+        keyring = open_keyring(settings=settings, engine=engine)
         summary = seed_demo(session)
         logins = seed_demo_staff(session, keyring, utcnow())
         session.commit()
@@ -68,11 +71,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from api import migrate
     from api.app import create_app
+    from api.keystore.service import open_keyring
     from api.logs import logging_config
 
     engine = _engine(settings)
-    migrate.upgrade(engine)
-    app = create_app(settings, engine=engine)
+    with migrate.startup_lock(engine):
+        migrate.upgrade(engine)
+        keyring = open_keyring(settings=settings, engine=engine)
+    app = create_app(settings, engine=engine, keyring=keyring)
     print(f"Portline is running at http://{args.host}:{args.port}/ (API docs: /api/docs)")
     uvicorn.run(
         app,
@@ -99,8 +105,9 @@ def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
     from api.staff import service as staff_service
 
     engine = _engine(settings)
-    migrate.upgrade(engine)
-    keyring = open_keyring(settings=settings, engine=engine)
+    with migrate.startup_lock(engine):
+        migrate.upgrade(engine)
+        keyring = open_keyring(settings=settings, engine=engine)
     with Session(engine, expire_on_commit=False) as session:
         try:
             account = staff_service.create_account(
@@ -153,13 +160,17 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from api import migrate
     from api.keystore.service import open_keyring
     from api.logs import logging_config
     from api.referrals import worker
 
     logging.config.dictConfig(logging_config(settings.log_level))
     engine = _engine(settings)
-    keyring = open_keyring(settings=settings, engine=engine)
+    # Started with the server on a new database, the worker may be first: it migrates too.
+    with migrate.startup_lock(engine):
+        migrate.upgrade(engine)
+        keyring = open_keyring(settings=settings, engine=engine)
     stop = threading.Event()
     # SIGTERM (a deploy, systemd, a container stop) lets the notice in hand finish first.
     for signal_number in (signal.SIGTERM, signal.SIGINT):

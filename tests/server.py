@@ -56,3 +56,53 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def running_servers(
+    environment: dict[str, str], log_dir: Path, *, count: int
+) -> Iterator[list[str]]:
+    """Start ``count`` ``portline serve`` processes at the same moment, then yield their base
+    URLs once every one answers; raises if any of them exits first."""
+    ports = [free_port() for _ in range(count)]
+    log_paths = [log_dir / f"serve-{index}.log" for index in range(count)]
+    logs = [log_path.open("wb") for log_path in log_paths]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+            env={**os.environ, **environment},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for port, log in zip(ports, logs, strict=True)
+    ]
+    base_urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 60
+        waiting = set(range(count))
+        while waiting:
+            for index in sorted(waiting):
+                if processes[index].poll() is not None:
+                    raise RuntimeError(f"server {index} exited: {log_paths[index].read_text()}")
+                try:
+                    httpx.get(f"{base_urls[index]}/api/v1/public/config", timeout=1)
+                    waiting.discard(index)
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"server {index} did not start: {log_paths[index].read_text()}"
+                        ) from None
+            if waiting:
+                time.sleep(0.1)
+        yield base_urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in logs:
+            log.close()

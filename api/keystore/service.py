@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.config import Settings
@@ -50,14 +51,22 @@ def open_keyring(*, settings: Settings, engine: Engine) -> KeyRing:
                 master_key = create_key_file(path)
         check_key = _check_key(master_key)
         if check is None:
-            session.add(KeyCheck(id=1, sealed=seal(check_key, _CHECK_PLAINTEXT, label=b"check")))
-            session.commit()
-        else:
+            # Insert if absent, then read back: a process that won a race to the first run
+            # stored its check first, and that check decides whether this key belongs here.
             try:
-                open_sealed(check_key, check.sealed, label=b"check")
-            except DecryptionError:
-                raise KeyFileError(
-                    "the key does not match this database: its reports were sealed with "
-                    "another key; use the key file that belongs to this database"
-                ) from None
+                with session.begin_nested():
+                    session.add(
+                        KeyCheck(id=1, sealed=seal(check_key, _CHECK_PLAINTEXT, label=b"check"))
+                    )
+            except IntegrityError:
+                pass
+            session.commit()
+            check = session.get_one(KeyCheck, 1)
+        try:
+            open_sealed(check_key, check.sealed, label=b"check")
+        except DecryptionError:
+            raise KeyFileError(
+                "the key does not match this database: its reports were sealed with "
+                "another key; use the key file that belongs to this database"
+            ) from None
     return KeyRing(master_key)

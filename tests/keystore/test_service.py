@@ -4,14 +4,19 @@ import os
 import stat
 import subprocess
 import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, insert, select, text
+from sqlmodel import Session
 
 from api.config import Settings
-from api.crypto import KeyFileError, generate_key_text
+from api.crypto import KeyFileError, KeyRing, generate_key_text
+from api.keystore.models import KeyCheck
 from api.keystore.service import open_keyring
+from tests.databases import ON_POSTGRES
 
 
 def _settings(tmp_path: Path, url: str, **values: object) -> Settings:
@@ -74,6 +79,76 @@ class TestKeyFile:
         key_file.chmod(0o644)
         with pytest.raises(KeyFileError, match="chmod 600"):
             open_keyring(settings=_settings(tmp_path, url, key_file=key_file), engine=engine)
+
+
+def _sealed_check(engine: Engine, settings: Settings) -> bytes:
+    """The check a first run with ``settings`` stores, taken out of the database again."""
+    open_keyring(settings=settings, engine=engine)
+    with Session(engine) as session:
+        check = session.get_one(KeyCheck, 1)
+        sealed = check.sealed
+        session.delete(check)
+        session.commit()
+    return sealed
+
+
+def _open_while_another_first_run_stores(
+    engine: Engine, settings: Settings, sealed: bytes
+) -> Future[KeyRing]:
+    """Open the key ring while another process's first run has stored ``sealed`` as the
+    check but not yet committed: the opening finds no check, then collides with this one."""
+    with ThreadPoolExecutor(1) as pool, engine.connect() as other:
+        other.begin()
+        other.execute(insert(KeyCheck).values(id=1, sealed=sealed))
+        opening = pool.submit(open_keyring, settings=settings, engine=engine)
+        if ON_POSTGRES:  # on SQLite the opening's first read already waits for the commit
+            _wait_until_a_query_waits_for_a_lock(engine)
+        other.commit()
+    return opening
+
+
+def _wait_until_a_query_waits_for_a_lock(engine: Engine) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 10
+    with engine.connect() as connection:
+        while connection.execute(waiting).scalar_one() == 0:
+            assert time.monotonic() < deadline, "the opening never reached the insert"
+            time.sleep(0.02)
+            connection.rollback()
+
+
+class TestFirstRunsAtOnce:
+    """Two first runs that meet (without the start-up lock) agree on one check."""
+
+    def test_the_check_another_first_run_stored_with_the_same_key_is_accepted(
+        self, live_database: tuple[str, Engine], tmp_path: Path
+    ) -> None:
+        url, engine = live_database
+        settings = _settings(tmp_path, url, key=generate_key_text())
+        opening = _open_while_another_first_run_stores(
+            engine, settings, _sealed_check(engine, settings)
+        )
+        keyring = opening.result()
+        assert keyring.unwrap(keyring.wrap(b"k" * 32)) == b"k" * 32
+        with engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(KeyCheck)).scalar_one() == 1
+
+    def test_the_check_another_first_run_stored_with_another_key_refuses_this_one(
+        self, live_database: tuple[str, Engine], tmp_path: Path
+    ) -> None:
+        url, engine = live_database
+        winner = _settings(tmp_path, url, key=generate_key_text())
+        opening = _open_while_another_first_run_stores(
+            engine,
+            _settings(tmp_path, url, key=generate_key_text()),
+            _sealed_check(engine, winner),
+        )
+        with pytest.raises(KeyFileError, match="does not match this database"):
+            opening.result()
+        open_keyring(settings=winner, engine=engine)
 
 
 class TestStartWithAWrongKey:
