@@ -7,7 +7,6 @@ from typing import Any
 
 import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -36,10 +35,16 @@ from api.reports.schemas import ReportCreate
 from api.routing.routes import router as routing_router
 from api.staff.routes import router as staff_router
 from api.triage.routes import router as triage_router
+from api.web import Assets, Pages
 from mobile.routes import error_page as mobile_error_page
 from mobile.routes import router as mobile_router
 
 API_PREFIX = "/api/v1"
+HERE = Path(__file__).parent
+DOCS_URL = "/api/docs"
+OPENAPI_URL = "/api/openapi.json"
+docs_assets = Assets(HERE / "static", f"{DOCS_URL}/static")
+docs_pages = Pages(HERE / "templates", HERE / "locale", docs_assets)
 
 DESCRIPTION = """
 Portline's JSON API. The **reporter** endpoints are public and anonymous: they set no
@@ -69,8 +74,7 @@ def create_app(
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
-        swagger_ui_parameters={"tryItOutEnabled": False},
+        openapi_url=OPENAPI_URL,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -98,24 +102,33 @@ def create_app(
     _serve_docs_locally(app)
     install_error_handlers(app)
     _pages_answer_errors_in_html(app)
-    app.add_middleware(PortlineMiddleware, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        PortlineMiddleware, max_body_bytes=settings.max_request_bytes, docs_prefix=DOCS_URL
+    )
     return app
 
 
 def _serve_docs_locally(app: FastAPI) -> None:
-    """Swagger UI at /api/docs from files installed with Portline: no CDN request."""
-    assets = Path(fastapi_offline.__file__).parent / "static"
-    app.mount("/api/docs/assets", StaticFiles(directory=assets), name="docs-assets")
+    """Swagger UI at /api/docs from files installed with Portline: no CDN request, and
+    our own page (FastAPI's starts Swagger UI with an inline script), so the docs keep the
+    pages' policy."""
+    swagger = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(f"{DOCS_URL}/assets", StaticFiles(directory=swagger), name="docs-assets")
+    app.include_router(docs_assets.router(), dependencies=[Public])
 
-    @app.get("/api/docs", include_in_schema=False, dependencies=[Public])
+    @app.get(DOCS_URL, include_in_schema=False, dependencies=[Public])
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="Portline API",
-            swagger_js_url="/api/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/api/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/api/docs/assets/favicon.png",
-            swagger_ui_parameters=app.swagger_ui_parameters,
+        # Swagger UI speaks English only, so its page does too; the title is the API's name.
+        return docs_pages.render(
+            "docs.html",
+            "en",
+            {
+                "title": f"{app.title} API",
+                "openapi_url": OPENAPI_URL,
+                "swagger_js_url": f"{DOCS_URL}/assets/swagger-ui-bundle.js",
+                "swagger_css_url": f"{DOCS_URL}/assets/swagger-ui.css",
+                "favicon_url": f"{DOCS_URL}/assets/favicon.png",
+            },
         )
 
 

@@ -1,24 +1,23 @@
-"""ASGI middleware: request limits, security headers and an access log that never
-records who is asking (no client address, no User-Agent, no query string)."""
+"""ASGI middleware: request limits, the security headers of every answer, and the
+request log of api/logs.py (which never records who is asking, nor when to the second)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from api.errors import DomainError, FieldProblem, HeadersTooLarge, TooLarge, error_body
 from api.i18n import N_, negotiate
+from api.logs import RequestLog, seconds_to_next_hour
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-access_log = logging.getLogger("portline.access")
 
 MAX_HEADER_BYTES = 8 * 1024
 
@@ -30,11 +29,26 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"geolocation=(), microphone=(), interest-cohort=()"),
 ]
+# The JSON API renders nothing, so it may load nothing.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+# Pages, the API docs, the service worker, assets and redirects: no inline script or style
+# anywhere, everything from this origin's files. The service worker's own fetches fall
+# under connect-src.
+PAGE_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    b"connect-src 'self'; worker-src 'self'; manifest-src 'self'; font-src 'none'; "
+    b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+CSP = b"content-security-policy"
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class _Internal(DomainError):
+    status = 500
+    code = "internal"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -54,7 +68,6 @@ async def _send_error(scope: Scope, send: Send, error: DomainError) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                *SECURITY_HEADERS,
             ],
         }
     )
@@ -62,7 +75,8 @@ async def _send_error(scope: Scope, send: Send, error: DomainError) -> None:
 
 
 class PortlineMiddleware:
-    """Bounds each request, adds security headers and logs one anonymous line."""
+    """Bounds each request, gives every answer its security headers (this is the one
+    place a Content-Security-Policy is set) and logs it through a RequestLog."""
 
     def __init__(
         self, app: ASGIApp, *, max_body_bytes: int, docs_prefix: str = "/api/docs"
@@ -70,26 +84,62 @@ class PortlineMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.docs_prefix = docs_prefix
+        self.request_log = RequestLog()
+        self._hourly: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status_holder = {"status": 0}
+        status = 0
         path = scope.get("path", "")
+        api_surface = path.startswith("/api/") and not path.startswith(self.docs_prefix)
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                # Whatever policy a response brought is replaced: none can be weaker.
+                headers = [item for item in message.get("headers", []) if item[0].lower() != CSP]
+                present = {key.lower() for key, _value in headers}
+                headers.extend(item for item in SECURITY_HEADERS if item[0] not in present)
+                headers.append((CSP, API_CSP if api_surface else PAGE_CSP))
+                if api_surface:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
 
         header_bytes = sum(len(key) + len(value) + 4 for key, value in scope.get("headers", ()))
-        if header_bytes > MAX_HEADER_BYTES:
-            await _send_error(scope, send, _headers_too_large())
-            self._log(scope, 431, started)
-            return
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _send_error(scope, send, _body_too_large(self.max_body_bytes))
-            self._log(scope, 413, started)
-            return
+        try:
+            if header_bytes > MAX_HEADER_BYTES:
+                await _send_error(scope, send_with_headers, _headers_too_large())
+            elif (
+                declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes
+            ):
+                await _send_error(scope, send_with_headers, _body_too_large(self.max_body_bytes))
+            else:
+                await self.app(scope, self._bounded(receive), send_with_headers)
+        except _BodyTooLarge:
+            if status == 0:
+                await _send_error(scope, send_with_headers, _body_too_large(self.max_body_bytes))
+        except Exception as error:
+            # Logged and answered here, so that neither Starlette's error middleware nor
+            # the server sees it: both would print the path and a traceback with its
+            # message, at the second.
+            self.request_log.failed(scope, error)
+            if status == 0:
+                await _send_error(scope, send_with_headers, _internal())
+            status = 500
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            self.request_log.answered(scope, status or 500, elapsed_ms)
 
+    def _bounded(self, receive: Receive) -> Receive:
         received = 0
 
         async def bounded_receive() -> Message:
@@ -101,33 +151,34 @@ class PortlineMiddleware:
                     raise _BodyTooLarge
             return message
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                headers = list(message.get("headers", []))
-                present = {key.lower() for key, _value in headers}
-                headers.extend(item for item in SECURITY_HEADERS if item[0] not in present)
-                if path.startswith("/api/") and not path.startswith(self.docs_prefix):
-                    headers.append((b"content-security-policy", API_CSP))
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
+        return bounded_receive
 
-        try:
-            await self.app(scope, bounded_receive, send_with_headers)
-        except _BodyTooLarge:
-            if status_holder["status"] == 0:
-                await _send_error(scope, send, _body_too_large(self.max_body_bytes))
-                status_holder["status"] = 413
-        finally:
-            self._log(scope, status_holder["status"] or 500, started)
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Write each finished hour's counts at the turn of the hour, while the server runs,
+        and what is left of finished hours when it stops."""
 
-    @staticmethod
-    def _log(scope: Scope, status: int, started: float) -> None:
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        access_log.info(
-            "%s %s %d %.0fms", scope.get("method"), scope.get("path"), status, elapsed_ms
-        )
+        async def watched_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup" and self._hourly is None:
+                self._hourly = asyncio.create_task(self._write_every_hour())
+            elif message["type"] == "lifespan.shutdown":
+                if self._hourly is not None:
+                    self._hourly.cancel()
+                    self._hourly = None
+                self.request_log.write_finished_hours()
+            return message
+
+        await self.app(scope, watched_receive, send)
+
+    async def _write_every_hour(self) -> None:
+        while True:
+            # A second past the hour, so the hour that just ended is over by the clock too.
+            await asyncio.sleep(seconds_to_next_hour() + 1)
+            self.request_log.write_finished_hours()
+
+
+def _internal() -> _Internal:
+    return _Internal(N_("Something went wrong on our side. Nothing was lost; please try again."))
 
 
 def _headers_too_large() -> HeadersTooLarge:

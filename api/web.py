@@ -1,5 +1,6 @@
-"""What the two front ends (mobile/, admin/) share: templates, translated text, versioned
-static assets and the strict headers every page carries."""
+"""What the two front ends (mobile/, admin/) and the API docs share: templates, translated
+text and versioned static assets. Their Content-Security-Policy is set for every answer in
+one place, api/middleware.py."""
 
 from __future__ import annotations
 
@@ -16,16 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from api.i18n import RTL_LANGUAGES, translate
 
-# No inline script or style anywhere: everything comes from this origin's files.
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-    "connect-src 'self'; worker-src 'self'; manifest-src 'self'; font-src 'none'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
-PAGE_HEADERS = {
-    "content-security-policy": PAGE_CSP,
-    "cache-control": "no-store",
-}
+PAGE_HEADERS = {"cache-control": "no-store"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
