@@ -12,11 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.crypto import generate_key_text
 from api.reports.models import Message, Report
 from tests.databases import raw_dump
 from tests.factories import jpeg_bytes, log_in, post_report
-from tests.server import running_server
+from tests.server import running_server, server_environment
 
 IDENTIFYING_HEADERS = {
     "X-Forwarded-For": "203.0.113.77",
@@ -34,13 +33,7 @@ class TestNothingIdentifiesAReporter:
         self, live_database: tuple[str, Engine], tmp_path: Path
     ) -> None:
         url, engine = live_database
-        environment = {
-            "PORTLINE_DATABASE_URL": url,
-            "PORTLINE_DATA_DIR": str(tmp_path),
-            "PORTLINE_KEY": generate_key_text(),
-            "PORTLINE_POW_DIFFICULTY": "0",
-            "PORTLINE_LOG_LEVEL": "DEBUG",
-        }
+        environment = server_environment(url, tmp_path, log_level="DEBUG", pow_difficulty=0)
         log_path = tmp_path / "server.log"
         transport = httpx.HTTPTransport(local_address=CLIENT_ADDRESS)
         with (

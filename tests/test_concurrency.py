@@ -8,27 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pyotp
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.crypto import KeyRing, generate_key_text, parse_key_text
 from api.policy import Role
-from api.proofs.service import solve
 from api.reports.models import Report
-from tests.factories import STAFF_PASSWORD, jpeg_bytes, make_staff, post_report, report_payload
-from tests.server import running_server
+from tests.factories import jpeg_bytes, make_staff, post_report, report_payload
+from tests.server import keyring_of, running_server, server_environment, signed_in, solved_proof
 
 ROUNDS = 3
 AT_ONCE = 8
-
-
-def _proof(client: httpx.Client) -> dict[str, str]:
-    challenge = client.post("/api/v1/public/challenge").json()
-    return {
-        "challenge": challenge["challenge"],
-        "nonce": solve(challenge["challenge"], challenge["difficulty"]),
-    }
 
 
 class TestOverlappingRequests:
@@ -36,15 +25,8 @@ class TestOverlappingRequests:
         self, live_database: tuple[str, Engine], tmp_path: Path
     ) -> None:
         url, engine = live_database
-        key = generate_key_text()
-        environment = {
-            "PORTLINE_DATABASE_URL": url,
-            "PORTLINE_DATA_DIR": str(tmp_path),
-            "PORTLINE_KEY": key,
-            "PORTLINE_POW_DIFFICULTY": "4",
-            "PORTLINE_LOG_LEVEL": "WARNING",
-        }
-        keyring = KeyRing(parse_key_text(key, source="test"))
+        environment = server_environment(url, tmp_path)
+        keyring = keyring_of(environment)
         with Session(engine, expire_on_commit=False) as session:
             triager, secret = make_staff(session, keyring, role=Role.triager)
             session.commit()
@@ -54,7 +36,7 @@ class TestOverlappingRequests:
         ):
             sent = post_report(
                 client,
-                report_payload(proof=_proof(client)),
+                report_payload(proof=solved_proof(client)),
                 files=[("a.jpg", jpeg_bytes(), "image/jpeg")],
             )
             assert sent.status_code == 201, sent.text
@@ -63,14 +45,7 @@ class TestOverlappingRequests:
                 case_id = session.exec(
                     select(Report.case_id).where(Report.reference == reference)
                 ).one()
-            signed = client.post(
-                "/api/v1/staff/session", json={"email": triager.email, "password": STAFF_PASSWORD}
-            )
-            assert signed.status_code == 200, signed.text
-            second = client.post(
-                "/api/v1/staff/session/second-factor", json={"code": pyotp.TOTP(secret).now()}
-            )
-            assert second.status_code == 200, second.text
+            signed_in(client, triager.email, secret)
             paths = [
                 f"/api/v1/cases/{case_id}",
                 f"/admin/cases/{case_id}",

@@ -4,68 +4,36 @@ a real server, never both succeed, and nothing for X is left to deliver."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import httpx
-import pyotp
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.agencies.models import Body
-from api.crypto import KeyRing, generate_key_text, parse_key_text
 from api.policy import Role
-from api.proofs.service import solve
 from api.referrals.models import LIVE_STATUSES, OutboxJob, Referral
 from api.reports.models import Report
-from tests.factories import STAFF_PASSWORD, make_staff, post_report, report_payload
-from tests.server import running_server
+from tests.factories import make_staff, post_report, report_payload
+from tests.server import (
+    fired_together,
+    keyring_of,
+    running_server,
+    server_environment,
+    signed_in,
+    solved_proof,
+)
 
 BODY = "police-port-unit"
 ROUNDS = 30
 
 
 def _report(client: httpx.Client, **overrides: object) -> str:
-    challenge = client.post("/api/v1/public/challenge").json()
-    proof = {
-        "challenge": challenge["challenge"],
-        "nonce": solve(challenge["challenge"], challenge["difficulty"]),
-    }
-    sent = post_report(client, report_payload(proof=proof, **overrides))
+    sent = post_report(client, report_payload(proof=solved_proof(client), **overrides))
     assert sent.status_code == 201, sent.text
     reference: str = sent.json()["reference"]
     return reference
-
-
-def _signed_in(base_url: str, email: str, secret: str) -> tuple[httpx.Client, dict[str, str]]:
-    client = httpx.Client(base_url=base_url, timeout=30)
-    first = client.post("/api/v1/staff/session", json={"email": email, "password": STAFF_PASSWORD})
-    assert first.status_code == 200, first.text
-    second = client.post(
-        "/api/v1/staff/session/second-factor", json={"code": pyotp.TOTP(secret).now()}
-    )
-    assert second.status_code == 200, second.text
-    return client, {"X-CSRF-Token": second.json()["csrf_token"]}
-
-
-def _together(*requests: Callable[[], httpx.Response]) -> list[httpx.Response]:
-    """Run each request in its own thread, released at the same instant."""
-    barrier = threading.Barrier(len(requests))
-    answers: list[httpx.Response | None] = [None] * len(requests)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        answers[index] = requests[index]()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(answer is not None for answer in answers)
-    return [answer for answer in answers if answer is not None]
 
 
 class TestLinkAndReferAtOnce:
@@ -73,15 +41,8 @@ class TestLinkAndReferAtOnce:
         self, live_database: tuple[str, Engine], tmp_path: Path
     ) -> None:
         url, engine = live_database
-        key = generate_key_text()
-        environment = {
-            "PORTLINE_DATABASE_URL": url,
-            "PORTLINE_DATA_DIR": str(tmp_path),
-            "PORTLINE_KEY": key,
-            "PORTLINE_POW_DIFFICULTY": "1",
-            "PORTLINE_LOG_LEVEL": "WARNING",
-        }
-        keyring = KeyRing(parse_key_text(key, source="test"))
+        environment = server_environment(url, tmp_path, pow_difficulty=1)
+        keyring = keyring_of(environment)
         with Session(engine, expire_on_commit=False) as session:
             # Two triagers (a code works once), on two connections.
             triagers = [make_staff(session, keyring, role=Role.triager) for _ in range(2)]
@@ -95,8 +56,10 @@ class TestLinkAndReferAtOnce:
             running_server(environment, tmp_path / "server.log") as base_url,
             httpx.Client(base_url=base_url, timeout=30) as reporter,
         ):
-            (linker, link_headers), (referrer, refer_headers) = (
-                _signed_in(base_url, staff.email, secret) for staff, secret in triagers
+            linker, referrer = (httpx.Client(base_url=base_url, timeout=30) for _ in triagers)
+            link_headers, refer_headers = (
+                signed_in(client, staff.email, secret)
+                for client, (staff, secret) in zip((linker, referrer), triagers, strict=True)
             )
             for _round in range(ROUNDS):
                 kept = _report(reporter)
@@ -105,19 +68,21 @@ class TestLinkAndReferAtOnce:
                     case_id = session.exec(
                         select(Report.case_id).where(Report.reference == kept)
                     ).one()
-                linked, referred = _together(
-                    partial(
-                        linker.post,
-                        f"/api/v1/cases/{case_id}/reports",
-                        json={"report": excluding},
-                        headers=link_headers,
-                    ),
-                    partial(
-                        referrer.post,
-                        f"/api/v1/cases/{case_id}/referrals",
-                        json={"body": BODY, "summary": "Seals cut at night.", "tlp": "AMBER"},
-                        headers=refer_headers,
-                    ),
+                linked, referred = fired_together(
+                    [
+                        partial(
+                            linker.post,
+                            f"/api/v1/cases/{case_id}/reports",
+                            json={"report": excluding},
+                            headers=link_headers,
+                        ),
+                        partial(
+                            referrer.post,
+                            f"/api/v1/cases/{case_id}/referrals",
+                            json={"body": BODY, "summary": "Seals cut at night.", "tlp": "AMBER"},
+                            headers=refer_headers,
+                        ),
+                    ]
                 )
                 outcomes.add((linked.status_code, referred.status_code))
                 # Exactly one wins; the other is refused: the link as a conflict, the

@@ -13,21 +13,18 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
-import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api import logs
-from api.crypto import KeyRing, generate_key_text, parse_key_text
 from api.logs import NO_ROUTE, PUBLIC_API_PREFIXES, is_staff_request
 from api.policy import Role
-from api.proofs.service import solve
 from api.reports.models import Report
-from tests.factories import STAFF_PASSWORD, jpeg_bytes, make_staff, post_report, report_payload
+from tests.factories import jpeg_bytes, make_staff, post_report, report_payload
 from tests.routes import walk
-from tests.server import running_server
+from tests.server import keyring_of, running_server, server_environment, signed_in, solved_proof
 
 PHONE = "Mozilla/5.0 (Linux; Android 9; UNIQUE-PHONE-4242) Chrome/99"
 STAFF_LINE = re.compile(
@@ -43,38 +40,13 @@ CLOCK = re.compile(r"(?<!\d)\d{1,2}:(\d\d)(?::(\d\d))?(?!\d)")
 REPORTER_PATHS = ("/api/v1/public", "/api/v1/report", "/sw.js", "/static/", "/danger", "/receipt")
 
 
-def _proof(client: httpx.Client) -> dict[str, str]:
-    challenge = client.post("/api/v1/public/challenge").json()
-    return {
-        "challenge": challenge["challenge"],
-        "nonce": solve(challenge["challenge"], challenge["difficulty"]),
-    }
-
-
-def _sign_in(client: httpx.Client, email: str, secret: str) -> dict[str, str]:
-    first = client.post("/api/v1/staff/session", json={"email": email, "password": STAFF_PASSWORD})
-    assert first.status_code == 200, first.text
-    second = client.post(
-        "/api/v1/staff/session/second-factor", json={"code": pyotp.TOTP(secret).now()}
-    )
-    assert second.status_code == 200, second.text
-    return {"X-CSRF-Token": second.json()["csrf_token"]}
-
-
 class TestARealServersLog:
     def test_a_reporters_whole_flow_and_a_staff_invitation_leave_no_trace_of_either(
         self, live_database: tuple[str, Engine], tmp_path: Path
     ) -> None:
         url, engine = live_database
-        key = generate_key_text()
-        environment = {
-            "PORTLINE_DATABASE_URL": url,
-            "PORTLINE_DATA_DIR": str(tmp_path),
-            "PORTLINE_KEY": key,
-            "PORTLINE_POW_DIFFICULTY": "4",
-            "PORTLINE_LOG_LEVEL": "INFO",
-        }
-        keyring = KeyRing(parse_key_text(key, source="test"))
+        environment = server_environment(url, tmp_path, log_level="INFO")
+        keyring = keyring_of(environment)
         with Session(engine, expire_on_commit=False) as session:
             administrator, administrator_secret = make_staff(
                 session, keyring, role=Role.administrator
@@ -98,13 +70,14 @@ class TestARealServersLog:
                 assert phone.get("/api/v1/public/config").status_code == 200
                 sent = post_report(
                     phone,
-                    report_payload(proof=_proof(phone)),
+                    report_payload(proof=solved_proof(phone)),
                     files=[("harbour.jpg", jpeg_bytes(), "image/jpeg")],
                 )
                 assert sent.status_code == 201, sent.text
                 receipt, reference = sent.json()["receipt"], sent.json()["reference"]
                 login = phone.post(
-                    "/api/v1/reporter/session", json={"receipt": receipt, "proof": _proof(phone)}
+                    "/api/v1/reporter/session",
+                    json={"receipt": receipt, "proof": solved_proof(phone)},
                 )
                 assert login.status_code == 200, login.text
                 token = login.json()["token"]
@@ -126,7 +99,7 @@ class TestARealServersLog:
                 report = session.exec(select(Report).where(Report.reference == reference)).one()
             case_path = f"/cases/{report.case_id}"
             with httpx.Client(base_url=base_url) as console:
-                csrf = _sign_in(console, administrator.email, administrator_secret)
+                csrf = signed_in(console, administrator.email, administrator_secret)
                 created = console.post(
                     "/api/v1/staff/accounts",
                     json={"email": "new.triager@example.test", "role": "triager"},
@@ -138,7 +111,7 @@ class TestARealServersLog:
             with httpx.Client(base_url=base_url) as newcomer:
                 assert newcomer.get(f"/admin/welcome/{invitation}").status_code == 200
             with httpx.Client(base_url=base_url) as triage:
-                csrf = _sign_in(triage, triager.email, triager_secret)
+                csrf = signed_in(triage, triager.email, triager_secret)
                 assert triage.get(f"/api/v1{case_path}").status_code == 200
                 assert triage.get(f"/admin{case_path}").status_code == 200
                 secrets += [csrf["X-CSRF-Token"], *triage.cookies.values()]

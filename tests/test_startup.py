@@ -16,11 +16,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, make_url, select, text
 
 from api import migrate
-from api.crypto import generate_key_text
 from api.db import make_engine
 from api.keystore.models import KeyCheck
 from tests.databases import ON_POSTGRES, _admin_url
-from tests.server import running_servers
+from tests.server import running_servers, server_environment
 
 AT_ONCE = 3
 
@@ -61,13 +60,7 @@ class TestStartingTogether:
         self, tmp_path: Path, attempt: int
     ) -> None:
         with empty_database(tmp_path) as url:
-            environment = {
-                "PORTLINE_DATABASE_URL": url,
-                "PORTLINE_DATA_DIR": str(tmp_path),
-                "PORTLINE_KEY": generate_key_text(),
-                "PORTLINE_POW_DIFFICULTY": "4",
-                "PORTLINE_LOG_LEVEL": "WARNING",
-            }
+            environment = server_environment(url, tmp_path)
             with running_servers(environment, tmp_path, count=AT_ONCE) as base_urls:
                 for base_url in base_urls:
                     assert httpx.get(f"{base_url}/api/v1/public/config").status_code == 200

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import CursorResult, Delete, Update, delete, update
+from sqlalchemy import ColumnElement, CursorResult, Delete, Update, delete, update
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from api.agencies.models import Body
 from api.audit import service as audit_service
@@ -406,6 +406,23 @@ def _claim_step(session: Session, staff: Staff, step: int) -> bool:
     return claimed
 
 
+def _add_one(
+    session: Session, model: type[SQLModel], counter: str, where: ColumnElement[bool]
+) -> int | None:
+    """Add one to the ``counter`` column of the row ``where`` picks and return its new value
+    (None when there is no such row): one atomic statement, so counts sent together all
+    count."""
+    column = getattr(model, counter)
+    added: int | None = session.exec(
+        update(model)
+        .where(where)
+        .values({counter: column + 1})
+        .returning(column)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return added
+
+
 def _changed_one(session: Session, statement: Update | Delete) -> bool:
     """Run a conditional update (or delete) and say whether it changed exactly one row."""
     result: CursorResult[Any] = session.exec(statement.execution_options(synchronize_session=False))
@@ -476,13 +493,7 @@ def _count_failure(session: Session, keyring: KeyRing, staff: Staff, now: dateti
     """Count one failed sign-in step against the account and return the count in a row:
     one atomic increment, so failures sent together all count. From the fifth on, the
     account is locked for a while (audited)."""
-    failures: int = session.exec(
-        update(Staff)
-        .where(col(Staff.id) == staff.id)
-        .values(failed_logins=col(Staff.failed_logins) + 1)
-        .returning(col(Staff.failed_logins))
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    failures = _add_one(session, Staff, "failed_logins", col(Staff.id) == staff.id) or 0
     set_committed_value(staff, "failed_logins", failures)
     if failures >= LOCK_AFTER_FAILURES:
         staff.locked_until = now + LOCK_FOR
@@ -529,14 +540,14 @@ def _wrong_code(
 ) -> NoReturn:
     """Refuse a wrong (or already used) second-factor code, committing the count first."""
     _audit(session, keyring, "login.second_factor_failed", now, actor=staff, target=staff)
-    tries: int = (
-        session.exec(
-            update(StaffSession)
-            .where(col(StaffSession.id_hash) == staff_session.id_hash)
-            .values(second_factor_failures=col(StaffSession.second_factor_failures) + 1)
-            .returning(col(StaffSession.second_factor_failures))
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
+    # A session ended meanwhile (by another wrong code) counts as the last try.
+    tries = (
+        _add_one(
+            session,
+            StaffSession,
+            "second_factor_failures",
+            col(StaffSession.id_hash) == staff_session.id_hash,
+        )
         or SECOND_FACTOR_TRIES
     )
     if tries < SECOND_FACTOR_TRIES:

@@ -5,7 +5,6 @@ failure, however many arrive together."""
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
@@ -19,31 +18,18 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.audit.models import AuditEntry
-from api.crypto import KeyRing, generate_key_text, parse_key_text
+from api.crypto import KeyRing, generate_key_text
 from api.staff import passwords, service, totp
 from api.staff.models import RecoveryCode, Staff, StaffSession
 from tests.factories import STAFF_PASSWORD, make_staff
-from tests.server import running_server
+from tests.server import fired_together, keyring_of, running_server, server_environment
 
 AT_ONCE = 20
 RECOVERY_CODE = "k7m2-9xq4-wd3p"
 
 
-def _together(requests: list[Callable[[], httpx.Response]]) -> list[int]:
-    """Send every request from its own thread, released at the same instant."""
-    barrier = threading.Barrier(len(requests))
-    statuses: list[int] = [0] * len(requests)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        statuses[index] = requests[index]().status_code
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses
+def _statuses(requests: list[Callable[[], httpx.Response]]) -> list[int]:
+    return [answer.status_code for answer in fired_together(requests)]
 
 
 @contextmanager
@@ -53,8 +39,11 @@ def _servers(
     """``count`` server processes on one database, and an account that can sign in."""
     url, engine = live_database
     key = generate_key_text()
+    environments = [
+        server_environment(url, tmp_path / f"server-{number}", key=key) for number in range(count)
+    ]
     with Session(engine, expire_on_commit=False) as session:
-        staff, secret = make_staff(session, KeyRing(parse_key_text(key, source="test")))
+        staff, secret = make_staff(session, keyring_of(environments[0]))
         session.add(
             RecoveryCode(
                 staff_id=staff.id or 0,
@@ -64,18 +53,8 @@ def _servers(
         session.commit()
     with ExitStack() as stack:
         base_urls = [
-            stack.enter_context(
-                running_server(
-                    {
-                        "PORTLINE_DATABASE_URL": url,
-                        "PORTLINE_DATA_DIR": str(tmp_path / f"server-{number}"),
-                        "PORTLINE_KEY": key,
-                        "PORTLINE_LOG_LEVEL": "WARNING",
-                    },
-                    tmp_path / f"server-{number}.log",
-                )
-            )
-            for number in range(count)
+            stack.enter_context(running_server(environment, tmp_path / f"server-{number}.log"))
+            for number, environment in enumerate(environments)
         ]
         yield base_urls, staff, secret
 
@@ -110,7 +89,7 @@ class TestTheSameCodeAtOnce:
         ):
             clients = _half_signed_in(base_urls, staff.email, stack)
             code = pyotp.TOTP(secret).now()
-            statuses = _together([_send_code(client, code) for client in clients])
+            statuses = _statuses([_send_code(client, code) for client in clients])
         assert sorted(statuses) == [200] + [422] * (AT_ONCE - 1)
 
     @pytest.mark.parametrize("processes", [1, 2])
@@ -122,7 +101,7 @@ class TestTheSameCodeAtOnce:
             ExitStack() as stack,
         ):
             clients = _half_signed_in(base_urls, staff.email, stack)
-            statuses = _together([_send_code(client, RECOVERY_CODE) for client in clients])
+            statuses = _statuses([_send_code(client, RECOVERY_CODE) for client in clients])
         assert sorted(statuses) == [200] + [422] * (AT_ONCE - 1)
         _url, engine = live_database
         with Session(engine) as session:
@@ -143,7 +122,7 @@ class TestTheSameCodeAtOnce:
             [client] = _half_signed_in([base_url], staff.email, stack, 1)
             cookies = dict(client.cookies)
             twin = stack.enter_context(httpx.Client(base_url=base_url, cookies=cookies, timeout=60))
-            statuses = _together(
+            statuses = _statuses(
                 [
                     _send_code(client, pyotp.TOTP(secret).now()),
                     _send_code(twin, RECOVERY_CODE),
@@ -264,7 +243,7 @@ class TestFailuresSentTogetherAllCount:
                 stack.enter_context(httpx.Client(base_url=base_url, timeout=60))
                 for base_url in itertools.islice(itertools.cycle(base_urls), at_once)
             ]
-            statuses = _together(
+            statuses = _statuses(
                 [
                     partial(
                         client.post,
@@ -295,7 +274,7 @@ class TestFailuresSentTogetherAllCount:
                 for _ in range(at_once)
             ]
             wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
-            statuses = _together([_send_code(twin, wrong) for twin in twins])
+            statuses = _statuses([_send_code(twin, wrong) for twin in twins])
         assert statuses == [422] * at_once
         _url, engine = live_database
         with Session(engine) as session:
