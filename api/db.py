@@ -16,6 +16,9 @@ from sqlalchemy import Connection, DateTime, Dialect, Engine, MetaData, TypeDeco
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel, create_engine
 
+from api.errors import Invalid
+from api.i18n import N_
+
 # The naming convention is set in api/__init__.py, before any table exists.
 metadata: MetaData = SQLModel.metadata
 
@@ -77,17 +80,48 @@ def _configure_sqlite(engine: Engine) -> None:
         _release(record.info)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _refuse_nul_characters(engine: Engine) -> None:
+    """PostgreSQL cannot store the NUL character in text and its driver fails on one (a
+    500); SQLite would keep it. Text from a client reaches queries from many places (paths,
+    queries, JSON and forms), so the one check is here, before any statement is sent:
+    the request is refused as invalid on both databases, and the transaction stays usable."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(
+        _connection: Connection,
+        _cursor: Any,
+        _statement: str,
+        parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> None:
+        if _has_nul(parameters):
+            raise Invalid(N_("This text contains a character that is not allowed."))
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **options
         )
         _configure_sqlite(engine)
-        return engine
-    options.setdefault("pool_size", 20)
-    options.setdefault("max_overflow", 10)
-    options.setdefault("pool_recycle", 1800)
-    return create_engine(url, **options)
+    else:
+        options.setdefault("pool_size", 20)
+        options.setdefault("max_overflow", 10)
+        options.setdefault("pool_recycle", 1800)
+        engine = create_engine(url, **options)
+    _refuse_nul_characters(engine)
+    return engine
 
 
 def session_scope(engine: Engine) -> Iterator[Session]:

@@ -7,7 +7,6 @@ Nothing internal (stack traces, SQL, exception text) ever reaches a client.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, ClassVar
@@ -18,8 +17,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.i18n import N_, negotiate, translate
-
-logger = logging.getLogger("portline.errors")
 
 
 @dataclass(frozen=True)
@@ -93,6 +90,29 @@ class UnsupportedMediaType(DomainError):
 class HeadersTooLarge(DomainError):
     status = 431
     code = "headers_too_large"
+
+
+# What each error status means, as the OpenAPI document says it (a route's or a router's
+# ``responses=``). Every one has the body {"error": {"code", "message", "fields"?}}.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The request could not be read.",
+    401: "Not signed in, or the session has ended.",
+    403: "The role does not allow this, or the CSRF token is missing or wrong.",
+    404: "There is no such thing here.",
+    409: "Not possible in the state it is in now; `error.message` says why.",
+    413: "Too many or too large files.",
+    415: "A file of a type that cannot be attached.",
+    422: "A field is missing or wrong; `error.fields` names it.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` that documents these error statuses."""
+    return {status: {"description": ERROR_DESCRIPTIONS[status]} for status in statuses}
+
+
+# Every staff route needs a signed-in session with a role that allows it (api.deps.require).
+STAFF_ONLY = error_responses(401, 403)
 
 
 def invalid_field(field_path: str, message: str, **params: object) -> Invalid:
@@ -229,21 +249,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, RequestValidationError)
         return error_response(validation_error(list(error.errors())), request)
 
-    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        # The traceback goes to the log without request headers or client address.
-        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-        body = {
-            "error": {
-                "code": "internal",
-                "message": translate(
-                    N_("Something went wrong on our side. Nothing was lost; please try again."),
-                    negotiate(request.headers.get("accept-language")),
-                ),
-            }
-        }
-        return JSONResponse(body, status_code=500)
-
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error_response)
-    app.add_exception_handler(Exception, on_unexpected)
+    # An unexpected error is answered and logged by api/middleware.py, outside the app.

@@ -8,11 +8,12 @@ from pydantic import BaseModel
 
 from api.audit import service
 from api.deps import SessionDep, require
+from api.errors import STAFF_ONLY
 from api.ids import Offset
 from api.policy import Permission
 from api.staff.models import Staff
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], responses=STAFF_ONLY)
 Auditor = Annotated[Staff, Depends(require(Permission.read_audit))]
 
 

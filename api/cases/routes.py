@@ -8,11 +8,12 @@ from pydantic import BaseModel
 from api.cases import service
 from api.cases.schemas import CaseStatus, QueueFilter, QueuePage
 from api.deps import Now, SessionDep, require
+from api.errors import STAFF_ONLY, error_responses
 from api.ids import Id
 from api.policy import Permission
 from api.staff.models import Staff
 
-router = APIRouter(prefix="/cases", tags=["triage"])
+router = APIRouter(prefix="/cases", tags=["triage"], responses=STAFF_ONLY)
 Triager = Annotated[Staff, Depends(require(Permission.triage))]
 
 
@@ -59,7 +60,11 @@ class RelatedCase(BaseModel):
     reasons: list[str]
 
 
-@router.get("/{case_id}/related", summary="Cases that may be about the same thing")
+@router.get(
+    "/{case_id}/related",
+    summary="Cases that may be about the same thing",
+    responses=error_responses(404),
+)
 def get_related(case_id: Id, actor: Triager, session: SessionDep) -> list[RelatedCase]:
     return [
         RelatedCase(id=related.case_id, reference=related.reference, reasons=list(related.reasons))

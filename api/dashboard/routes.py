@@ -10,10 +10,11 @@ from fastapi.responses import Response
 from api.dashboard import service
 from api.dashboard.schemas import Dashboard
 from api.deps import Now, SessionDep, require
+from api.errors import STAFF_ONLY
 from api.policy import Permission
 from api.staff.models import Staff
 
-router = APIRouter(tags=["triage"])
+router = APIRouter(tags=["triage"], responses=STAFF_ONLY)
 Triager = Annotated[Staff, Depends(require(Permission.triage))]
 Weeks = Annotated[
     int,

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from api.deps import KeyRingDep, Now, SessionDep, require
+from api.errors import STAFF_ONLY, error_responses
 from api.policy import Permission
 from api.ports import service
 from api.ports.models import Port
 from api.ports.schemas import DeadlinesIn, PortDeadlines
 from api.staff.models import Staff
 
-router = APIRouter(prefix="/ports", tags=["configuration"])
+router = APIRouter(prefix="/ports", tags=["configuration"], responses=STAFF_ONLY)
 Administrator = Annotated[Staff, Depends(require(Permission.manage_staff))]
 
 
@@ -31,7 +32,11 @@ def get_ports(actor: Administrator, session: SessionDep) -> list[PortDeadlines]:
     return [_out(port) for port in service.all_ports(session=session, actor=actor)]
 
 
-@router.put("/{code}/deadlines", summary="Set a port's deadlines (for cases opened from now on)")
+@router.put(
+    "/{code}/deadlines",
+    summary="Set a port's deadlines (for cases opened from now on)",
+    responses=error_responses(404),
+)
 def put_deadlines(
     code: Annotated[str, Path(max_length=16)],
     deadlines: DeadlinesIn,

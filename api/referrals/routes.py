@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from api.deps import KeyRingDep, Now, SessionDep, SettingsDep, require
+from api.errors import STAFF_ONLY, error_responses
 from api.ids import Id
 from api.policy import Permission
 from api.referrals import liaison, service
@@ -25,7 +26,7 @@ from api.referrals.schemas import (
 )
 from api.staff.models import Staff
 
-router = APIRouter(prefix="/cases", tags=["referrals"])
+router = APIRouter(prefix="/cases", tags=["referrals"], responses=STAFF_ONLY)
 Triager = Annotated[Staff, Depends(require(Permission.triage))]
 BodyCode = Annotated[str, Path(max_length=48)]
 STEP_NAMES = {
@@ -36,7 +37,11 @@ STEP_NAMES = {
 }
 
 
-@router.get("/{case_id}/referral-draft", summary="A referral to start from, and the bodies")
+@router.get(
+    "/{case_id}/referral-draft",
+    summary="A referral to start from, and the bodies",
+    responses=error_responses(404),
+)
 def get_draft(
     case_id: Id, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> ReferralDraft:
@@ -44,7 +49,9 @@ def get_draft(
 
 
 @router.post(
-    "/{case_id}/referrals/preview", summary="Exactly what the body would see; stores nothing"
+    "/{case_id}/referrals/preview",
+    summary="Exactly what the body would see; stores nothing",
+    responses=error_responses(404, 409),
 )
 def post_preview(
     case_id: Id,
@@ -64,7 +71,12 @@ def post_preview(
     )
 
 
-@router.post("/{case_id}/referrals", status_code=201, summary="Refer the case to a body")
+@router.post(
+    "/{case_id}/referrals",
+    status_code=201,
+    summary="Refer the case to a body",
+    responses=error_responses(404, 409),
+)
 def post_referral(
     case_id: Id,
     referral_in: ReferralIn,
@@ -83,7 +95,11 @@ def post_referral(
     )
 
 
-@router.get("/{case_id}/referrals", summary="The case's referrals, as each body sees them")
+@router.get(
+    "/{case_id}/referrals",
+    summary="The case's referrals, as each body sees them",
+    responses=error_responses(404),
+)
 def get_referrals(
     case_id: Id, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> list[ReferralView]:
@@ -96,6 +112,7 @@ def get_referrals(
     "/{case_id}/implicated/{body}",
     status_code=204,
     summary="Mark a body implicated: it never receives this case",
+    responses=error_responses(404),
 )
 def put_implicated(
     case_id: Id,
@@ -110,7 +127,12 @@ def put_implicated(
     )
 
 
-@router.delete("/{case_id}/implicated/{body}", status_code=204, summary="Unmark a body")
+@router.delete(
+    "/{case_id}/implicated/{body}",
+    status_code=204,
+    summary="Unmark a body",
+    responses=error_responses(404),
+)
 def delete_implicated(
     case_id: Id,
     body: BodyCode,
@@ -124,7 +146,11 @@ def delete_implicated(
     )
 
 
-@router.get("/{case_id}/deliveries", summary="How each referral's notices went")
+@router.get(
+    "/{case_id}/deliveries",
+    summary="How each referral's notices went",
+    responses=error_responses(404),
+)
 def get_deliveries(
     case_id: Id, actor: Triager, session: SessionDep
 ) -> dict[str, list[DeliveryView]]:
@@ -132,7 +158,10 @@ def get_deliveries(
 
 
 @router.post(
-    "/{case_id}/deliveries/{job_id}/retry", status_code=204, summary="Retry a failed notice"
+    "/{case_id}/deliveries/{job_id}/retry",
+    status_code=204,
+    summary="Retry a failed notice",
+    responses=error_responses(404, 409),
 )
 def post_retry(
     case_id: Id,
@@ -149,7 +178,7 @@ def post_retry(
 
 # The liaison officer's side ----------------------------------------------------------------
 
-liaison_router = APIRouter(prefix="/referrals", tags=["liaison"])
+liaison_router = APIRouter(prefix="/referrals", tags=["liaison"], responses=STAFF_ONLY)
 Liaison = Annotated[Staff, Depends(require(Permission.work_referrals))]
 TriagerOrLiaison = Annotated[Staff, Depends(require(Permission.own_account))]
 Reference = Annotated[str, Path(max_length=16)]
@@ -160,7 +189,11 @@ def get_inbox(actor: Liaison, session: SessionDep, now: Now) -> list[ReferralRow
     return liaison.inbox(session=session, actor=actor, now=now)
 
 
-@liaison_router.get("/{reference}", summary="A referral to my body and its timeline (audited)")
+@liaison_router.get(
+    "/{reference}",
+    summary="A referral to my body and its timeline (audited)",
+    responses=error_responses(404),
+)
 def get_referral(
     reference: Reference, actor: Liaison, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> LiaisonReferral:
@@ -173,7 +206,10 @@ def get_referral(
     "/{reference}/attachments/{seq}",
     summary="A photo shared with my body (audited; never cached)",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+    responses={
+        200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+        **error_responses(404),
+    },
 )
 def get_photo(
     reference: Reference,
@@ -193,6 +229,7 @@ def get_photo(
     "/{reference}/{step}",
     status_code=204,
     summary="Acknowledge, accept, decline (with a reason) or close (with an outcome)",
+    responses=error_responses(404, 409),
 )
 def post_step(
     reference: Reference,
@@ -218,6 +255,7 @@ def post_step(
     "/{reference}/messages/{kind}",
     status_code=204,
     summary="Post an update, or a question for the reporter (triage approves it first)",
+    responses=error_responses(404, 409),
 )
 def post_message(
     reference: Reference,
@@ -242,6 +280,7 @@ def post_message(
 @liaison_router.get(
     "/{reference}/{document}",
     summary="The referral as JSON (export.json) or as a STIX 2.1 bundle (export.stix.json)",
+    responses=error_responses(404),
 )
 def get_export(
     reference: Reference,
@@ -277,6 +316,7 @@ def get_timelines(
     "/{case_id}/referrals/{reference}/questions/{seq}",
     status_code=204,
     summary="Pass a body's question on to the reporter (as edited), or refuse it",
+    responses=error_responses(404, 409),
 )
 def post_question_decision(
     case_id: Id,

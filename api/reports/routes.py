@@ -30,6 +30,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"description": "A file of a type that cannot be attached."},
     422: {"description": "A field is missing or wrong; `error.fields` names it."},
 }
+_NO_TOKEN: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No reporter token, or it has expired: come back with the receipt."}
+}
 
 
 def _files_schema(with_report: bool) -> dict[str, Any]:
@@ -111,14 +114,21 @@ def post_reporter_session(
     return service.log_in(session=session, keyring=keyring, settings=settings, login=login, now=now)
 
 
-@router.get("/reporter/report", summary="My report: status, timeline and messages")
+@router.get(
+    "/reporter/report", summary="My report: status, timeline and messages", responses=_NO_TOKEN
+)
 def get_reporter_report(
     report: ReporterDep, session: SessionDep, keyring: KeyRingDep, language: LanguageDep
 ) -> ReporterReport:
     return service.reporter_view(session=session, keyring=keyring, report=report, language=language)
 
 
-@router.post("/reporter/messages", status_code=201, summary="Reply to the team")
+@router.post(
+    "/reporter/messages",
+    status_code=201,
+    summary="Reply to the team",
+    responses={**_NO_TOKEN, 422: _ERRORS[422]},
+)
 def post_reporter_message(
     message_in: ReporterMessageIn,
     report: ReporterDep,
@@ -135,7 +145,7 @@ def post_reporter_message(
     "/reporter/attachments",
     status_code=201,
     summary="Add more photos",
-    responses=_ERRORS,
+    responses={**_ERRORS, **_NO_TOKEN},
     openapi_extra=_files_schema(with_report=False),
 )
 async def post_reporter_attachments(

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.deps import KeyRingDep, Now, SessionDep, require
+from api.errors import STAFF_ONLY, error_responses
 from api.ids import Id
 from api.policy import Permission
 from api.routing import service
 from api.routing.schemas import MoveIn, RuleIn, RulePublic
 from api.staff.models import Staff
 
-router = APIRouter(prefix="/routing-rules", tags=["configuration"])
+router = APIRouter(prefix="/routing-rules", tags=["configuration"], responses=STAFF_ONLY)
 Administrator = Annotated[Staff, Depends(require(Permission.manage_staff))]
 Reader = Annotated[Staff, Depends(require(Permission.read_routing))]
 
@@ -32,12 +33,16 @@ def post_rule(
     )
 
 
-@router.get("/{rule_id}", summary="One routing rule")
+@router.get("/{rule_id}", summary="One routing rule", responses=error_responses(404))
 def get_rule(rule_id: Id, actor: Reader, session: SessionDep) -> RulePublic:
     return service.get_rule(session=session, actor=actor, rule_id=rule_id)
 
 
-@router.put("/{rule_id}", summary="Replace a routing rule (its place in the order stays)")
+@router.put(
+    "/{rule_id}",
+    summary="Replace a routing rule (its place in the order stays)",
+    responses=error_responses(404),
+)
 def put_rule(
     rule_id: Id,
     rule_in: RuleIn,
@@ -51,7 +56,11 @@ def put_rule(
     )
 
 
-@router.post("/{rule_id}/move", summary="Move a rule one place up or down; returns every rule")
+@router.post(
+    "/{rule_id}/move",
+    summary="Move a rule one place up or down; returns every rule",
+    responses=error_responses(404),
+)
 def move_rule(
     rule_id: Id,
     move: MoveIn,
@@ -70,7 +79,12 @@ def move_rule(
     )
 
 
-@router.delete("/{rule_id}", status_code=204, summary="Delete a routing rule")
+@router.delete(
+    "/{rule_id}",
+    status_code=204,
+    summary="Delete a routing rule",
+    responses=error_responses(404),
+)
 def delete_rule(
     rule_id: Id, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> None:

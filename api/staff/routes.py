@@ -16,7 +16,7 @@ from api.deps import (
     require,
     secure_cookie,
 )
-from api.errors import Unauthorized
+from api.errors import STAFF_ONLY, Unauthorized, error_responses
 from api.i18n import N_
 from api.ids import Id
 from api.policy import Permission, Role
@@ -76,7 +76,12 @@ def _pending(request: Request, session: SessionDep, now: Now) -> service.Current
 Pending = Annotated[service.Current, Depends(_pending)]
 
 
-@router.post("/session", dependencies=[Public], summary="Sign in: the password step")
+@router.post(
+    "/session",
+    dependencies=[Public],
+    summary="Sign in: the password step",
+    responses=error_responses(401),
+)
 def sign_in(
     body: SignInIn,
     request: Request,
@@ -96,7 +101,12 @@ def sign_in(
     )
 
 
-@router.post("/session/second-factor", dependencies=[Public], summary="Sign in: the code step")
+@router.post(
+    "/session/second-factor",
+    dependencies=[Public],
+    summary="Sign in: the code step",
+    responses=error_responses(401),
+)
 def second_factor(
     body: CodeIn,
     request: Request,
@@ -117,7 +127,12 @@ def second_factor(
     return SignedIn(second_factor_needed=False, csrf_token=signed.csrf_token)
 
 
-@router.post("/enrolment", dependencies=[Public], summary="Start setting up the authenticator")
+@router.post(
+    "/enrolment",
+    dependencies=[Public],
+    summary="Start setting up the authenticator",
+    responses=error_responses(401, 409),
+)
 def start_enrolment(pending: Pending, session: SessionDep, keyring: KeyRingDep) -> EnrolmentOut:
     if pending.staff_session.second_factor_done:
         raise Unauthorized(N_("Please sign in."))
@@ -127,7 +142,12 @@ def start_enrolment(pending: Pending, session: SessionDep, keyring: KeyRingDep) 
     return EnrolmentOut(secret=enrolment.secret, uri=enrolment.uri, qr_svg=enrolment.qr_svg)
 
 
-@router.post("/enrolment/confirm", dependencies=[Public], summary="Confirm with a first code")
+@router.post(
+    "/enrolment/confirm",
+    dependencies=[Public],
+    summary="Confirm with a first code",
+    responses=error_responses(401, 409),
+)
 def confirm_enrolment(
     body: CodeIn,
     request: Request,
@@ -148,7 +168,12 @@ def confirm_enrolment(
     return EnrolledOut(recovery_codes=done.recovery_codes, csrf_token=done.signed_in.csrf_token)
 
 
-@router.post("/invitations/{token}", dependencies=[Public], summary="Choose a password")
+@router.post(
+    "/invitations/{token}",
+    dependencies=[Public],
+    summary="Choose a password",
+    responses=error_responses(404),
+)
 def accept_invitation(
     token: str, body: PasswordIn, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> StaffPublic:
@@ -158,7 +183,7 @@ def accept_invitation(
     return public_view(staff)
 
 
-@router.delete("/session", status_code=204, summary="Sign out")
+@router.delete("/session", status_code=204, summary="Sign out", responses=STAFF_ONLY)
 def sign_out(
     actor: OwnAccount,
     request: Request,
@@ -172,12 +197,12 @@ def sign_out(
     response.delete_cookie(STAFF_COOKIE, path="/")
 
 
-@router.get("/me", summary="Who I am")
+@router.get("/me", summary="Who I am", responses=STAFF_ONLY)
 def me(actor: OwnAccount) -> StaffPublic:
     return public_view(actor)
 
 
-@router.post("/me/password", status_code=204, summary="Change my password")
+@router.post("/me/password", status_code=204, summary="Change my password", responses=STAFF_ONLY)
 def change_password(
     body: PasswordChange,
     actor: OwnAccount,
@@ -197,7 +222,7 @@ def change_password(
     )
 
 
-@router.get("/me/sessions", summary="My signed-in browsers")
+@router.get("/me/sessions", summary="My signed-in browsers", responses=STAFF_ONLY)
 def my_sessions(actor: OwnAccount, request: Request, session: SessionDep) -> list[SessionPublic]:
     mine = request.state.staff_session
     return [
@@ -210,7 +235,7 @@ def my_sessions(actor: OwnAccount, request: Request, session: SessionDep) -> lis
     ]
 
 
-@router.delete("/me/sessions", status_code=204, summary="Sign out everywhere")
+@router.delete("/me/sessions", status_code=204, summary="Sign out everywhere", responses=STAFF_ONLY)
 def sign_out_everywhere(
     actor: OwnAccount, response: Response, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> None:
@@ -218,12 +243,17 @@ def sign_out_everywhere(
     response.delete_cookie(STAFF_COOKIE, path="/")
 
 
-@router.get("/accounts", summary="Every staff account")
+@router.get("/accounts", summary="Every staff account", responses=STAFF_ONLY)
 def list_accounts(actor: Administrator, session: SessionDep) -> list[StaffPublic]:
     return [public_view(staff) for staff in service.list_accounts(session=session, actor=actor)]
 
 
-@router.post("/accounts", status_code=201, summary="Create an account")
+@router.post(
+    "/accounts",
+    status_code=201,
+    summary="Create an account",
+    responses={**STAFF_ONLY, **error_responses(409)},
+)
 def create_account(
     body: StaffCreate,
     actor: Administrator,
@@ -250,7 +280,11 @@ def create_account(
     )
 
 
-@router.post("/accounts/{staff_id}/disable", summary="Disable an account")
+@router.post(
+    "/accounts/{staff_id}/disable",
+    summary="Disable an account",
+    responses={**STAFF_ONLY, **error_responses(404, 409)},
+)
 def disable(
     staff_id: Id, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> StaffPublic:
@@ -260,7 +294,11 @@ def disable(
     return public_view(staff)
 
 
-@router.post("/accounts/{staff_id}/enable", summary="Enable an account again")
+@router.post(
+    "/accounts/{staff_id}/enable",
+    summary="Enable an account again",
+    responses={**STAFF_ONLY, **error_responses(404)},
+)
 def enable(
     staff_id: Id, actor: Administrator, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> StaffPublic:
@@ -270,7 +308,11 @@ def enable(
     return public_view(staff)
 
 
-@router.post("/accounts/{staff_id}/reset-second-factor", summary="Reset a second factor")
+@router.post(
+    "/accounts/{staff_id}/reset-second-factor",
+    summary="Reset a second factor",
+    responses={**STAFF_ONLY, **error_responses(404)},
+)
 def reset_second_factor(
     staff_id: Id,
     actor: Administrator,

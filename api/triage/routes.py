@@ -6,13 +6,17 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from api.deps import KeyRingDep, Now, SessionDep, require
+from api.errors import STAFF_ONLY, error_responses
 from api.ids import Id
 from api.policy import Permission
 from api.staff.models import Staff
 from api.triage import service
 from api.triage.schemas import CaseClose, CaseDetail, CaseUpdate, LinkIn, NoteIn, ReplyIn
 
-router = APIRouter(prefix="/cases", tags=["triage"])
+# Every route names a case, which may not be there.
+router = APIRouter(
+    prefix="/cases", tags=["triage"], responses={**STAFF_ONLY, **error_responses(404)}
+)
 Triager = Annotated[Staff, Depends(require(Permission.triage))]
 
 
@@ -86,7 +90,10 @@ def reopen_case(
 
 
 @router.post(
-    "/{case_id}/reports", status_code=204, summary="Link a report (a duplicate) into this case"
+    "/{case_id}/reports",
+    status_code=204,
+    summary="Link a report (a duplicate) into this case",
+    responses=error_responses(409),
 )
 def link_report(
     case_id: Id,
@@ -106,7 +113,11 @@ def link_report(
     )
 
 
-@router.delete("/{case_id}/reports/{reference}", summary="Unlink a report into a case of its own")
+@router.delete(
+    "/{case_id}/reports/{reference}",
+    summary="Unlink a report into a case of its own",
+    responses=error_responses(409),
+)
 def unlink_report(
     case_id: Id, reference: str, actor: Triager, session: SessionDep, keyring: KeyRingDep, now: Now
 ) -> dict[str, int]:
