@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from api.config import Settings, SettingsError, load_settings
-from api.crypto import KeyFileError
+from api.crypto import KeyFileError, KeyRing
 from api.db import make_engine
+
+if TYPE_CHECKING:
+    from api.errors import DomainError
+    from api.staff.service import NewAccount
 
 
 def _engine(settings: Settings) -> Engine:
@@ -69,15 +74,10 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api import migrate
     from api.app import create_app
-    from api.keystore.service import open_keyring
     from api.logs import logging_config
 
-    engine = _engine(settings)
-    with migrate.startup_lock(engine):
-        migrate.upgrade(engine)
-        keyring = open_keyring(settings=settings, engine=engine)
+    engine, keyring = _ready(settings)
     app = create_app(settings, engine=engine, keyring=keyring)
     print(f"Portline is running at http://{args.host}:{args.port}/ (API docs: /api/docs)")
     uvicorn.run(
@@ -93,21 +93,73 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
-    from sqlmodel import Session
-
+def _ready(settings: Settings) -> tuple[Engine, KeyRing]:
+    """Migrate and open the key ring under the start-up lock (see api.migrate)."""
     from api import migrate
-    from api.db import utcnow
-    from api.errors import DomainError
-    from api.i18n import translate
     from api.keystore.service import open_keyring
-    from api.policy import Role
-    from api.staff import service as staff_service
 
     engine = _engine(settings)
     with migrate.startup_lock(engine):
         migrate.upgrade(engine)
         keyring = open_keyring(settings=settings, engine=engine)
+    return engine, keyring
+
+
+def _refusal(error: DomainError) -> int:
+    """Print a refused change the way a person reads it (its field's message, if any)."""
+    from api.i18n import translate
+
+    problem = error.fields[0] if error.fields else None
+    message, params = (
+        (problem.message, problem.params) if problem else (error.message, error.params)
+    )
+    print(f"portline: {translate(message, 'en', params)}", file=sys.stderr)
+    return 1
+
+
+def _print_invitation(account: NewAccount, base_url: str) -> None:
+    print(f"Account created: {account.staff.email} ({account.staff.role}).")
+    print("To choose a password and set up the second factor, open within 3 days:")
+    print(f"  {base_url.rstrip('/')}/admin/welcome/{account.invitation}")
+
+
+def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from api import installation, migrate
+    from api.db import utcnow
+    from api.errors import DomainError
+
+    engine, keyring = _ready(settings)
+    # Under the start-up lock: two first runs at once take turns, and the second is refused.
+    with migrate.startup_lock(engine), Session(engine, expire_on_commit=False) as session:
+        try:
+            account = installation.install(
+                session=session,
+                keyring=keyring,
+                email=args.email,
+                display_name=args.name,
+                now=utcnow(),
+            )
+        except DomainError as error:
+            return _refusal(error)
+        session.commit()
+    print("Portline is set up, with its default categories of reports.")
+    _print_invitation(account, args.base_url)
+    print("Then sign in at /admin to add your port, its zones and emergency numbers,")
+    print("the receiving bodies and the staff; run `portline serve` to open it.")
+    return 0
+
+
+def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from api.db import utcnow
+    from api.errors import DomainError
+    from api.policy import Role
+    from api.staff import service as staff_service
+
+    engine, keyring = _ready(settings)
     with Session(engine, expire_on_commit=False) as session:
         try:
             account = staff_service.create_account(
@@ -120,17 +172,9 @@ def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
                 now=utcnow(),
             )
         except DomainError as error:
-            problem = error.fields[0] if error.fields else None
-            message = problem.message if problem else error.message
-            print(
-                f"portline: {translate(message, 'en', problem.params if problem else error.params)}",
-                file=sys.stderr,
-            )
-            return 1
+            return _refusal(error)
         session.commit()
-    print(f"Account created: {account.staff.email} ({account.staff.role}).")
-    print("To choose a password and set up the second factor, open within 3 days:")
-    print(f"  {args.base_url.rstrip('/')}/admin/welcome/{account.invitation}")
+    _print_invitation(account, args.base_url)
     return 0
 
 
@@ -160,17 +204,12 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from api import migrate
-    from api.keystore.service import open_keyring
     from api.logs import logging_config
     from api.referrals import worker
 
     logging.config.dictConfig(logging_config(settings.log_level))
-    engine = _engine(settings)
     # Started with the server on a new database, the worker may be first: it migrates too.
-    with migrate.startup_lock(engine):
-        migrate.upgrade(engine)
-        keyring = open_keyring(settings=settings, engine=engine)
+    engine, keyring = _ready(settings)
     stop = threading.Event()
     # SIGTERM (a deploy, systemd, a container stop) lets the notice in hand finish first.
     for signal_number in (signal.SIGTERM, signal.SIGINT):
@@ -198,6 +237,23 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_db_upgrade
     )
 
+    init = commands.add_parser(
+        "init",
+        help="set up a real installation: the default categories and the first administrator",
+        description="The first run of a real installation: installs the default categories "
+        "of reports and creates the first administrator, printing their one-time link to "
+        "choose a password and set up the code app. Refuses to run once an administrator "
+        "exists.",
+    )
+    init.add_argument("--email", required=True, help="the first administrator's e-mail address")
+    init.add_argument("--name", default="", help="how colleagues see them (optional)")
+    init.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8000",
+        help="the address staff open Portline at, for the printed link (default: %(default)s)",
+    )
+    init.set_defaults(handler=cmd_init)
+
     commands.add_parser("demo", help="seed a demo port with taxonomy and bodies").set_defaults(
         handler=cmd_demo
     )
@@ -210,9 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--role", required=True, choices=["administrator", "triager", "liaison", "auditor"]
     )
-    create.add_argument("--email", required=True)
-    create.add_argument("--name", default="")
-    create.add_argument("--base-url", default="http://127.0.0.1:8000")
+    create.add_argument("--email", required=True, help="the person's e-mail address")
+    create.add_argument("--name", default="", help="how colleagues see them (optional)")
+    create.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8000",
+        help="the address staff open Portline at, for the printed link (default: %(default)s)",
+    )
     create.set_defaults(handler=cmd_staff_create)
 
     worker = commands.add_parser(

@@ -1,5 +1,5 @@
-"""Demo data: two fictional ports, the starting taxonomy of DESIGN.md, the receiving bodies and
-the routing rules that recommend them.
+"""Demo data: two fictional ports, the receiving bodies and the routing rules that recommend
+them, on top of the default taxonomy (api/taxonomy/defaults.py).
 
 Seeding is idempotent: rows are looked up by code (zones by port and code, emergency numbers
 by port and number) and only the missing ones are inserted. Rows that already exist are left
@@ -28,11 +28,11 @@ from api.reports.schemas import CargoDirection, Kind, ReportCreate
 from api.staff import passwords as staff_passwords
 from api.staff import service as staff_service
 from api.staff.models import Staff
+from api.taxonomy.defaults import CategoryKind, install_taxonomy
 from api.taxonomy.models import Category
 from api.triage import service as triage_service
 from api.triage.schemas import CaseClose
 
-CategoryKind = Literal["integrity", "incident"]
 ZoneKind = Literal[
     "container_terminal",
     "gate",
@@ -57,15 +57,6 @@ BodyKind = Literal[
     "prosecutor",
     "other",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class CategorySeed:
-    code: str
-    kind: CategoryKind
-    name: str
-    hint: str
-    cargo_relevant: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,151 +103,6 @@ class DemoSummary:
     categories: int
     bodies: int
 
-
-# Names are catalog msgids (see api.taxonomy.models.Category), hence N_. Position is the
-# order within a kind. cargo_relevant: the report form asks inbound/outbound/transhipment.
-TAXONOMY: tuple[CategorySeed, ...] = (
-    CategorySeed(
-        "bribery-port-staff",
-        "integrity",
-        N_("Someone offered or took a bribe in the port"),
-        N_("For example: a driver paid a planner to release or move a container."),
-        True,
-    ),
-    CategorySeed(
-        "corruption-officials",
-        "integrity",
-        N_("An official (customs, police, border) took money or favours"),
-        N_("For example: a customs officer was paid to skip the scan of a container."),
-        True,
-    ),
-    CategorySeed(
-        "intimidation",
-        "integrity",
-        N_("Workers are threatened or made to pay"),
-        N_("For example: you were told to look away, or to pay to keep your job."),
-        False,
-    ),
-    CategorySeed(
-        "union-broker-pressure",
-        "integrity",
-        N_("A union or labour broker pressures workers into wrongdoing"),
-        N_("For example: shifts only go to those who agree to move certain containers."),
-        False,
-    ),
-    CategorySeed(
-        "access-misuse",
-        "integrity",
-        N_("Badges, codes or logins are lent or sold"),
-        N_("For example: a colleague rents out their badge or gate PIN to outsiders."),
-        False,
-    ),
-    CategorySeed(
-        "data-leak",
-        "integrity",
-        N_("Cargo or container information is passed to outsiders"),
-        N_("For example: someone in the office sends container numbers or release codes."),
-        True,
-    ),
-    CategorySeed(
-        "trafficking-facilitation",
-        "integrity",
-        N_("Someone helps smuggle goods through the port"),
-        N_("For example: bags put into or taken out of a container (rip-on/rip-off)."),
-        True,
-    ),
-    CategorySeed(
-        "money-laundering",
-        "integrity",
-        N_("Money laundering or fake trade papers"),
-        N_("For example: invoices that do not match the cargo, or large cash payments."),
-        True,
-    ),
-    CategorySeed(
-        "conflict-of-interest",
-        "integrity",
-        N_("Someone takes decisions that benefit themselves or their family"),
-        N_("For example: a manager gives contracts to a company owned by a relative."),
-        False,
-    ),
-    CategorySeed(
-        "trespass",
-        "incident",
-        N_("Someone is where they should not be"),
-        N_("For example: strangers walking between the stacks or climbing onto a ship."),
-        False,
-    ),
-    CategorySeed(
-        "access-control-failure",
-        "incident",
-        N_("A gate, fence or badge check does not work"),
-        N_("For example: a hole in the fence, a gate left open, a reader that lets anyone in."),
-        False,
-    ),
-    CategorySeed(
-        "seal-tampering",
-        "incident",
-        N_("A seal or cargo was tampered with"),
-        N_("For example: a broken or swapped seal, or fresh screws on a container door."),
-        True,
-    ),
-    CategorySeed(
-        "suspicious-object",
-        "incident",
-        N_("A suspicious container, vehicle or package"),
-        N_("For example: a container moved off plan, or a car waiting near the stacks."),
-        True,
-    ),
-    CategorySeed(
-        "contraband-found",
-        "incident",
-        N_("Drugs or other forbidden goods were found"),
-        N_("For example: packages found in a container, a reefer unit or a ship's hull."),
-        True,
-    ),
-    CategorySeed(
-        "theft",
-        "incident",
-        N_("Something was stolen"),
-        N_("For example: cargo, fuel, tools or equipment went missing."),
-        True,
-    ),
-    CategorySeed(
-        "stowaway-smuggling",
-        "incident",
-        N_("People hiding in cargo, a truck or on a ship"),
-        N_("For example: voices or knocking from inside a container."),
-        True,
-    ),
-    CategorySeed(
-        "cyber-incident",
-        "incident",
-        N_("Something wrong with computers, e-mail or port systems"),
-        N_("For example: a fake e-mail asking for your password, or release codes misused."),
-        True,
-    ),
-    CategorySeed(
-        "suspicious-vessel",
-        "incident",
-        N_("A suspicious ship or small boat"),
-        N_("For example: a small boat coming alongside a ship at anchor at night."),
-        False,
-    ),
-    CategorySeed(
-        "violence-threats",
-        "incident",
-        N_("Someone was attacked or threatened"),
-        N_("For example: a fight on the quay, or a threat against a worker or a guard."),
-        False,
-    ),
-    CategorySeed(
-        "infrastructure-damage",
-        "incident",
-        N_("Port equipment or buildings were damaged"),
-        N_("For example: a cut cable, a damaged crane or a broken gate barrier."),
-        False,
-    ),
-)
 
 # Fictional ports. The subscriber part of each local number starts with 0, which the Dutch
 # numbering plan never assigns, so no real line is ever called from the demo.
@@ -336,26 +182,6 @@ BODIES: tuple[BodySeed, ...] = (
 )
 
 
-def seed_taxonomy(session: Session) -> None:
-    """Insert the categories of ``TAXONOMY`` that are missing."""
-    existing = set(session.exec(select(Category.code)).all())
-    positions: dict[str, int] = {}
-    for seed in TAXONOMY:
-        positions[seed.kind] = positions.get(seed.kind, 0) + 1
-        if seed.code not in existing:
-            session.add(
-                Category(
-                    code=seed.code,
-                    kind=seed.kind,
-                    name=seed.name,
-                    hint=seed.hint,
-                    cargo_relevant=seed.cargo_relevant,
-                    position=positions[seed.kind],
-                )
-            )
-    session.flush()
-
-
 def _seed_ports(session: Session) -> None:
     ports = {port.code: port for port in session.exec(select(Port))}
     for seed in PORTS:
@@ -432,7 +258,7 @@ JURISDICTIONS: dict[str, tuple[str, ...]] = {
     "terminal-security": ("NHV",),
 }
 
-# Every category of TAXONOMY, in the order of the list. A rule name is the reason the
+# Every category of the default taxonomy (api/taxonomy/data/taxonomy.toml), in its order. A rule name is the reason the
 # triager reads next to the body it recommends, hence N_. No rule sends corruption of
 # officials to customs, whose officers it may be about; the anti-corruption office and the
 # police have it.
@@ -664,7 +490,7 @@ def _count(session: Session, table: type[SQLModel]) -> int:
 def seed_demo(session: Session) -> DemoSummary:
     """Seed the demo ports, taxonomy and bodies where missing; the caller commits."""
     _seed_ports(session)
-    seed_taxonomy(session)
+    install_taxonomy(session)
     _seed_bodies(session)
     seed_demo_rules(session)
     return DemoSummary(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 from markupsafe import escape
@@ -31,7 +32,9 @@ TRANSLATED: dict[str, tuple[str, ...]] = {
 FACES = tuple(TRANSLATED)
 
 # The same as babel.cfg and the `-k N_` that scripts/catalogs passes to pybabel extract.
-METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+# What to extract from, and how: babel.cfg, as scripts/catalogs reads it.
+with (ROOT / "babel.cfg").open() as _mapping:
+    METHOD_MAP, OPTIONS_MAP = parse_mapping_cfg(_mapping, "babel.cfg")  # type: ignore[no-untyped-call]
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -88,7 +91,7 @@ def extracted_msgids(face: str) -> frozenset[Msgid]:
     """The messages marked in the face's code and templates, as pybabel extract finds them."""
     found: set[Msgid] = set()
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
-        str(ROOT / face), METHOD_MAP, keywords=KEYWORDS
+        str(ROOT / face), METHOD_MAP, OPTIONS_MAP, keywords=KEYWORDS
     ):
         found.add(message if isinstance(message, str) else tuple(message))
     return frozenset(found)
