@@ -40,21 +40,6 @@ class StateChange(StrEnum):
     deactivate = "deactivate"
 
 
-BODY_KIND_NAMES: dict[str, str] = {
-    "port_authority": N_("Port authority"),
-    "police": N_("Police"),
-    "customs": N_("Customs"),
-    "border_force": N_("Border force"),
-    "coast_guard": N_("Coast guard"),
-    "anti_corruption": N_("Anti-corruption unit"),
-    "csirt": N_("CSIRT (cyber response)"),
-    "labour_inspectorate": N_("Labour inspectorate"),
-    "terminal_security": N_("Terminal security"),
-    "prosecutor": N_("Prosecutor"),
-    "other": N_("Other"),
-}
-assert set(BODY_KIND_NAMES) == set(BODY_KINDS)
-
 NOTICES = {
     "created": N_("The receiving body is added."),
     "saved": N_("The changes are saved."),
@@ -148,7 +133,7 @@ def _form_page(
             "problems": problems,
             "notice": notice,
             "generated_secret": generated_secret,
-            "kinds": BODY_KIND_NAMES,
+            "kinds": BODY_KINDS,
             "ports": _ports_and_zones(session),
         },
         staff=actor,
@@ -240,7 +225,7 @@ def bodies_list(
         "bodies.html",
         {
             "bodies": agencies_service.list_bodies(session=session, actor=actor),
-            "kinds": BODY_KIND_NAMES,
+            "kinds": BODY_KINDS,
             "notice": NOTICES.get(done),
         },
         staff=actor,

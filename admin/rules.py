@@ -12,10 +12,10 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from admin.bodies import BODY_KIND_NAMES
 from admin.queue import KIND_NAMES
 from admin.shell import NO_PROBLEMS, PREFIX, Administrator, ConsoleRoute, Problems, redirect, render
 from api.agencies import service as agencies_service
+from api.agencies.models import BODY_KINDS
 from api.deps import KeyRingDep, Now, SessionDep, require
 from api.errors import DomainError, invalid_field, validation_error
 from api.i18n import N_
@@ -202,7 +202,7 @@ def rules_list(request: Request, session: SessionDep, actor: Reader, done: str =
             "rules": routing_service.list_rules(session=session, actor=actor),
             "can_edit": allows(actor.role, Permission.manage_staff),
             "kind_names": KIND_NAMES,
-            "body_kinds": BODY_KIND_NAMES,
+            "body_kinds": BODY_KINDS,
             "severity_names": SEVERITY_NAMES,
             "notice": NOTICES.get(done),
         },

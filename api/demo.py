@@ -44,19 +44,6 @@ ZoneKind = Literal[
     "ferry_terminal",
     "other",
 ]
-BodyKind = Literal[
-    "port_authority",
-    "police",
-    "customs",
-    "border_force",
-    "coast_guard",
-    "anti_corruption",
-    "csirt",
-    "labour_inspectorate",
-    "terminal_security",
-    "prosecutor",
-    "other",
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +73,7 @@ class PortSeed:
 class BodySeed:
     code: str
     name: str
-    kind: BodyKind
+    kind: str  # one of api.agencies.models.BODY_KINDS
     reporter_may_exclude: bool
 
     @property
