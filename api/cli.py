@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from api.config import Settings, SettingsError, load_settings
 from api.crypto import KeyFileError, KeyRing
 from api.db import make_engine
+from api.policy import Role
 
 if TYPE_CHECKING:
     from api.errors import DomainError
@@ -152,15 +153,21 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
-    from sqlmodel import Session
+    from sqlmodel import Session, select
 
+    from api.agencies.models import Body
     from api.db import utcnow
     from api.errors import DomainError
-    from api.policy import Role
     from api.staff import service as staff_service
 
     engine, keyring = _ready(settings)
     with Session(engine, expire_on_commit=False) as session:
+        body_id = None
+        if args.body:
+            body_id = session.exec(select(Body.id).where(Body.code == args.body)).first()
+            if body_id is None:
+                print(f"portline: there is no receiving body {args.body!r}.", file=sys.stderr)
+                return 1
         try:
             account = staff_service.create_account(
                 session=session,
@@ -169,6 +176,7 @@ def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
                 email=args.email,
                 role=Role(args.role),
                 display_name=args.name,
+                body_id=body_id,
                 now=utcnow(),
             )
         except DomainError as error:
@@ -227,8 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="apply migrations, then serve the app")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on; keep the default behind a reverse proxy "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="the port to listen on (default: %(default)s)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     db = commands.add_parser("db", help="database maintenance")
@@ -264,9 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
         "create", help="create an account; prints its invitation link"
     )
     create.add_argument(
-        "--role", required=True, choices=["administrator", "triager", "liaison", "auditor"]
+        "--role",
+        required=True,
+        choices=[role.value for role in Role],
+        help="what the account may do: %(choices)s",
     )
     create.add_argument("--email", required=True, help="the person's e-mail address")
+    create.add_argument(
+        "--body",
+        default="",
+        metavar="CODE",
+        help="the receiving body a liaison officer works for (required with --role liaison)",
+    )
     create.add_argument("--name", default="", help="how colleagues see them (optional)")
     create.add_argument(
         "--base-url",

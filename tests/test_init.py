@@ -121,3 +121,38 @@ class TestFirstRun:
             "--base-url BASE_URL the address staff open Portline at",
         ):
             assert explained in text
+
+
+class TestStaffCreate:
+    def test_a_liaison_officer_is_created_for_a_body_named_by_its_code(
+        self, tmp_path: Path
+    ) -> None:
+        with fresh_database(tmp_path) as (url, engine):
+            environment = server_environment(url, tmp_path)
+
+            def create(*options: str) -> subprocess.CompletedProcess[str]:
+                return portline(
+                    "staff",
+                    "create",
+                    "--role",
+                    "liaison",
+                    *options,
+                    data_dir=tmp_path,
+                    **environment,
+                )
+
+            made = create("--email", "duty@police.example", "--body", "police-port-unit")
+            assert made.returncode == 0, made.stderr
+            assert "/admin/welcome/" in made.stdout
+            without = create("--email", "other@police.example")
+            assert without.returncode == 1
+            assert "A liaison officer belongs to one receiving body." in without.stderr
+            unknown = create("--email", "third@police.example", "--body", "nobody")
+            assert unknown.returncode == 1
+            assert "there is no receiving body 'nobody'" in unknown.stderr
+            with Session(engine) as session:
+                officers = session.exec(select(Staff).where(Staff.role == "liaison")).all()
+                police = session.exec(select(Body).where(Body.code == "police-port-unit")).one()
+            assert [(officer.email, officer.body_id) for officer in officers] == [
+                ("duty@police.example", police.id)
+            ]
