@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
@@ -18,13 +19,17 @@ from api.staff.models import Staff
 from tests.factories import STAFF_PASSWORD, make_staff, sign_in_staff
 
 
-def password_step(client: TestClient, email: str, password: str = STAFF_PASSWORD) -> object:
+def password_step(client: TestClient, email: str, password: str = STAFF_PASSWORD) -> httpx.Response:
     client.base_url = "https://testserver"
-    return client.post("/api/v1/staff/session", json={"email": email, "password": password})
+    answer: httpx.Response = client.post(
+        "/api/v1/staff/session", json={"email": email, "password": password}
+    )
+    return answer
 
 
-def code_step(client: TestClient, code: str) -> object:
-    return client.post("/api/v1/staff/session/second-factor", json={"code": code})
+def code_step(client: TestClient, code: str) -> httpx.Response:
+    answer: httpx.Response = client.post("/api/v1/staff/session/second-factor", json={"code": code})
+    return answer
 
 
 def previous_code(secret: str) -> str:
@@ -37,11 +42,11 @@ class TestSignIn:
     ) -> None:
         staff, secret = make_staff(session, keyring)
         first = password_step(client, staff.email)
-        assert first.status_code == 200  # type: ignore[attr-defined]
+        assert first.status_code == 200
         pending_cookie = client.cookies.get("portline_staff")
         assert client.get("/api/v1/staff/me").status_code == 401  # one factor is not enough
         second = code_step(client, pyotp.TOTP(secret).now())
-        assert second.status_code == 200  # type: ignore[attr-defined]
+        assert second.status_code == 200
         assert client.cookies.get("portline_staff") not in (None, pending_cookie)
         assert client.get("/api/v1/staff/me").json()["email"] == staff.email
         stale = TestClient(
@@ -56,7 +61,7 @@ class TestSignIn:
     ) -> None:
         staff, _secret = make_staff(session, keyring)
         response = password_step(client, staff.email)
-        cookie = response.headers["set-cookie"].lower()  # type: ignore[attr-defined]
+        cookie = response.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
 
     def test_an_unknown_address_and_a_wrong_password_get_the_same_answer(
@@ -70,8 +75,8 @@ class TestSignIn:
         staff, _secret = make_staff(session, keyring)
         wrong = password_step(client, staff.email, "not the password at all")
         unknown = password_step(client, "nobody@example.test", "not the password at all")
-        assert wrong.status_code == unknown.status_code == 401  # type: ignore[attr-defined]
-        assert wrong.json() == unknown.json()  # type: ignore[attr-defined]
+        assert wrong.status_code == unknown.status_code == 401
+        assert wrong.json() == unknown.json()
 
     def test_a_wrong_code_and_a_reused_code_are_refused(
         self, client: TestClient, session: Session, keyring: KeyRing
@@ -79,11 +84,11 @@ class TestSignIn:
         staff, secret = make_staff(session, keyring)
         password_step(client, staff.email)
         wrong = code_step(client, "000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
-        assert wrong.status_code == 422  # type: ignore[attr-defined]
+        assert wrong.status_code == 422
         code = pyotp.TOTP(secret).now()
-        assert code_step(client, code).status_code == 200  # type: ignore[attr-defined]
+        assert code_step(client, code).status_code == 200
         password_step(client, staff.email)
-        assert code_step(client, code).status_code == 422  # type: ignore[attr-defined]
+        assert code_step(client, code).status_code == 422
 
     def test_repeated_failures_slow_down_then_lock_the_account(
         self,
@@ -96,10 +101,10 @@ class TestSignIn:
         monkeypatch.setattr("api.staff.service.time.sleep", delays.append)
         staff, _secret = make_staff(session, keyring)
         for _ in range(service.LOCK_AFTER_FAILURES):
-            assert password_step(client, staff.email, "wrong wrong wrong").status_code == 401  # type: ignore[attr-defined]
+            assert password_step(client, staff.email, "wrong wrong wrong").status_code == 401
         assert delays == sorted(delays) and delays[-1] > delays[0] > 0
         locked = password_step(client, staff.email)  # the right password, now refused
-        assert locked.status_code == 401  # type: ignore[attr-defined]
+        assert locked.status_code == 401
         actions = session.exec(
             select(AuditEntry.action).where(AuditEntry.object_id == str(staff.id))
         ).all()
@@ -129,7 +134,7 @@ class TestEnrolment:
             client.post(f"/api/v1/staff/invitations/{token}", json={"password": strong}).status_code
             == 200
         )
-        assert password_step(client, "new.triager@example.test", strong).json()["enrolment_needed"]  # type: ignore[attr-defined]
+        assert password_step(client, "new.triager@example.test", strong).json()["enrolment_needed"]
         enrolment = client.post("/api/v1/staff/enrolment").json()
         assert enrolment["qr_svg"].startswith("<svg") and "otpauth://" in enrolment["uri"]
         confirmed = client.post(
@@ -143,9 +148,9 @@ class TestEnrolment:
         # A recovery code works once.
         client.cookies.clear()
         password_step(client, "new.triager@example.test", strong)
-        assert code_step(client, codes[0]).status_code == 200  # type: ignore[attr-defined]
+        assert code_step(client, codes[0]).status_code == 200
         password_step(client, "new.triager@example.test", strong)
-        assert code_step(client, codes[0]).status_code == 422  # type: ignore[attr-defined]
+        assert code_step(client, codes[0]).status_code == 422
 
 
 class TestSessions:
@@ -184,7 +189,7 @@ class TestSessions:
         # Two browsers: the first with the previous code, as each code works only once.
         second_client = TestClient(client.app, base_url="https://testserver")
         password_step(second_client, staff.email)
-        assert code_step(second_client, previous_code(secret)).status_code == 200  # type: ignore[attr-defined]
+        assert code_step(second_client, previous_code(secret)).status_code == 200
         csrf = sign_in_staff(client, staff, secret)
         first_token = client.cookies.get("portline_staff")
         assert second_client.get("/api/v1/staff/me").status_code == 200
@@ -250,7 +255,7 @@ class TestPasswords:
         staff, secret = make_staff(session, keyring)
         other = TestClient(client.app, base_url="https://testserver")
         password_step(other, staff.email)
-        assert code_step(other, previous_code(secret)).status_code == 200  # type: ignore[attr-defined]
+        assert code_step(other, previous_code(secret)).status_code == 200
         csrf = sign_in_staff(client, staff, secret)
         changed = client.post(
             "/api/v1/staff/me/password",
