@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.config import Settings
 from api.crypto import KeyRing
@@ -66,18 +67,50 @@ def _common(request: Request, settings: Settings) -> dict[str, object]:
 
 @router.get("/")
 def home(request: Request, settings: SettingsDep, language: Language) -> Response:
-    return pages.render("home.html", language, _common(request, settings), compress_for=request)
+    return pages.render(
+        "home.html", language, {**_common(request, settings), "port": ""}, compress_for=request
+    )
+
+
+@router.get("/p/{code}")
+def port_home(
+    code: str, request: Request, session: SessionDep, settings: SettingsDep, language: Language
+) -> Response:
+    """A port's own link (on its posters): the same first screen, whose emergency numbers
+    and report start in that port. An unknown or retired port is a 404 page."""
+    config = public_service.public_config(session=session, settings=settings, language=language)
+    port = _port_of(config, code)
+    if port is None:
+        raise StarletteHTTPException(404)
+    return pages.render(
+        "home.html", language, {**_common(request, settings), "port": port}, compress_for=request
+    )
+
+
+def _port_of(config: PublicConfig, code: str | None) -> str | None:
+    """The code of the port the reporter came for, if it is one they can report in."""
+    wanted = (code or "").strip().upper()
+    return next((port.code for port in config.ports if port.code == wanted), None)
 
 
 @router.get("/danger")
 def danger(
-    request: Request, session: SessionDep, settings: SettingsDep, language: Language
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    language: Language,
+    port: str = "",
 ) -> Response:
     config = public_service.public_config(session=session, settings=settings, language=language)
+    chosen = _port_of(config, port)
+    if chosen is not None:  # from a port's own link: that port's numbers only
+        config = config.model_copy(
+            update={"ports": [found for found in config.ports if found.code == chosen]}
+        )
     return pages.render(
         "danger.html",
         language,
-        {**_common(request, settings), "config": config},
+        {**_common(request, settings), "config": config, "port": chosen or ""},
         compress_for=request,
     )
 
@@ -147,12 +180,14 @@ def report_form(
     keyring: KeyRingDep,
     language: Language,
     now: Now,
+    port: str = "",
 ) -> Response:
     config = public_service.public_config(session=session, settings=settings, language=language)
     form = ReportForm()
     form.values["submission_key"] = secrets.token_urlsafe(24)
-    if len(config.ports) == 1:
-        form.values["port"] = config.ports[0].code
+    chosen = config.ports[0].code if len(config.ports) == 1 else _port_of(config, port)
+    if chosen is not None:
+        form.values["port"] = chosen
     return _render_report(
         request,
         config=config,

@@ -285,3 +285,31 @@ class TestLanguageChoice:
         assert 'href="/?lang=ar"' in dutch.text  # every language is offered on the page
         chosen = client.get("/?lang=ar", headers={"Accept-Language": "nl"})
         assert '<html lang="ar" dir="rtl">' in chosen.text
+
+
+class TestAPortsOwnLink:
+    def test_the_link_opens_the_first_screen_whose_report_and_numbers_are_that_ports(
+        self, client: TestClient
+    ) -> None:
+        home = client.get("/p/kvl?lang=en")
+        assert home.status_code == 200
+        assert "Is someone in danger right now?" in home.text
+        assert 'href="/danger?lang=en&amp;port=KVL"' in home.text
+        assert 'href="/report?lang=en&amp;port=KVL"' in home.text
+        form = client.get("/report?lang=en&port=KVL").text
+        assert '<option value="KVL" selected>' in form
+        assert '<option value="NHV" selected>' not in form
+        danger = client.get("/danger?lang=en&port=KVL").text
+        assert 'id="port-KVL"' in danger and 'id="port-NHV"' not in danger
+        assert 'href="/report?lang=en&amp;port=KVL"' in danger
+
+    def test_without_a_port_every_port_is_offered(self, client: TestClient) -> None:
+        danger = client.get("/danger?lang=en").text
+        assert 'id="port-KVL"' in danger and 'id="port-NHV"' in danger
+        form = client.get("/report?lang=en&port=nowhere").text
+        assert " selected>" not in form.split('name="port"', 1)[1].split("</select>", 1)[0]
+
+    def test_an_unknown_port_is_a_page_not_found(self, client: TestClient) -> None:
+        missing = client.get("/p/NOWHERE?lang=en")
+        assert missing.status_code == 404
+        assert "<html" in missing.text
