@@ -150,7 +150,11 @@ def undeliverable_reason(*, session: Session, referral: Referral) -> str | None:
     the case: a reporter excluded it or it is implicated; or the referral is no longer
     live: withdrawn, declined or closed), or None when its notices may go. The caller holds
     the case's lock (:func:`api.cases.service.lock`)."""
-    blocked = forbidden_bodies(session=session, case_id=referral.case_id).get(referral.body_id)
+    return _undeliverable(referral, forbidden_bodies(session=session, case_id=referral.case_id))
+
+
+def _undeliverable(referral: Referral, forbidden: dict[int, str]) -> str | None:
+    blocked = forbidden.get(referral.body_id)
     if blocked is not None:
         return blocked
     return None if referral.status in LIVE_STATUSES else referral.status
@@ -162,8 +166,9 @@ def cancel_undeliverable(*, session: Session, case_id: int) -> None:
     from api.referrals import outbox  # the outbox module imports this one for documents
 
     session.flush()
+    forbidden = forbidden_bodies(session=session, case_id=case_id)  # once for the case
     for referral in session.exec(select(Referral).where(Referral.case_id == case_id)):
-        reason = undeliverable_reason(session=session, referral=referral)
+        reason = _undeliverable(referral, forbidden)
         if reason is not None:
             outbox.cancel(session=session, referral=referral, reason=reason)
 
