@@ -16,12 +16,17 @@ from api.proofs.service import solve
 from tests.server import running_server
 
 
-def portline(*args: str, data_dir: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+def portline_environment(data_dir: Path, **environment: str) -> dict[str, str]:
+    """This process's environment without its PORTLINE_* settings, and then these."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PORTLINE_")}
     env.update({"PORTLINE_DATA_DIR": str(data_dir), **environment})
+    return env
+
+
+def portline(*args: str, data_dir: Path, **environment: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args],
-        env=env,
+        env=portline_environment(data_dir, **environment),
         capture_output=True,
         text=True,
         timeout=120,

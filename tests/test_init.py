@@ -4,7 +4,6 @@ to run again, even when two first runs start at the same moment."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from api.taxonomy.defaults import default_taxonomy
 from api.taxonomy.models import Category
 from tests.databases import fresh_database
 from tests.server import running_server, server_environment
-from tests.test_cli import portline
+from tests.test_cli import portline, portline_environment
 
 WELCOME = re.compile(r"https://portline\.port\.example/admin/welcome/(\S+)")
 ALREADY = "Portline is already set up here: it has an administrator."
@@ -40,10 +39,6 @@ def _init(
         data_dir=tmp_path,
         **environment,
     )
-
-
-def _without_portline_settings() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if not key.startswith("PORTLINE_")}
 
 
 def _counts(engine: Engine) -> dict[str, int]:
@@ -98,7 +93,7 @@ class TestFirstRun:
             runs = [
                 subprocess.Popen(
                     [sys.executable, "-m", "api.cli", "init", "--email", f"admin{n}@port.example"],
-                    env={**_without_portline_settings(), **environment},
+                    env=portline_environment(tmp_path, **environment),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
