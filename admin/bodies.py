@@ -23,6 +23,7 @@ from api.deps import KeyRingDep, Now, SessionDep
 from api.errors import DomainError, FieldProblem, validation_error
 from api.i18n import N_
 from api.ports import service as ports_service
+from api.staff import service as staff_service
 from api.staff.models import Staff
 
 BODIES_URL = f"{PREFIX}/bodies"
@@ -77,11 +78,11 @@ def _reach_value(port: str, zone: str | None) -> str:
     return f"{port}/{zone}" if zone else port
 
 
-def _ports_and_zones(session: Session) -> list[dict[str, Any]]:
+def _ports_and_zones(session: Session, actor: Staff) -> list[dict[str, Any]]:
     zones = ports_service.zones_by_port(session=session)
     return [
         {"port": port, "zones": zones.get(port.id or 0, [])}
-        for port in ports_service.active_ports(session=session)
+        for port in ports_service.ports_for(session=session, actor=actor)
     ]
 
 
@@ -134,7 +135,9 @@ def _form_page(
             "notice": notice,
             "generated_secret": generated_secret,
             "kinds": BODY_KINDS,
-            "ports": _ports_and_zones(session),
+            "ports": _ports_and_zones(session, actor),
+            # One limited to some ports sets up bodies that act in those ports only.
+            "limited": staff_service.visible_ports(session=session, actor=actor) is not None,
         },
         staff=actor,
         status_code=status_code,
@@ -225,6 +228,7 @@ def bodies_list(
         "bodies.html",
         {
             "bodies": agencies_service.list_bodies(session=session, actor=actor),
+            "changeable": agencies_service.changeable_codes(session=session, actor=actor),
             "kinds": BODY_KINDS,
             "notice": NOTICES.get(done),
         },
@@ -311,7 +315,7 @@ def create_body(
 def edit_body(
     request: Request, code: BodyCode, session: SessionDep, actor: Administrator
 ) -> Response:
-    body = agencies_service.body_view(session=session, actor=actor, code=code)
+    body = agencies_service.body_view(session=session, actor=actor, code=code, to_change=True)
     return _form_page(request, session, actor, body=body, values=_values_of(body))
 
 
@@ -333,7 +337,7 @@ def update_body(
     reporter_may_exclude: FormText = "",
     named_to_reporter: FormText = "",
 ) -> Response:
-    body = agencies_service.body_view(session=session, actor=actor, code=code)
+    body = agencies_service.body_view(session=session, actor=actor, code=code, to_change=True)
     values = _posted(
         code=body.code,
         name=name,
@@ -374,7 +378,7 @@ def confirm_state(
     actor: Administrator,
 ) -> Response:
     active = action == StateChange.activate
-    body = agencies_service.body_view(session=session, actor=actor, code=code)
+    body = agencies_service.body_view(session=session, actor=actor, code=code, to_change=True)
     title, explanation, button = CONFIRMATIONS[active]
     return render(
         request,

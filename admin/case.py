@@ -223,9 +223,20 @@ def _case_page(
         categories.setdefault(category.kind, []).append(category)
     everyone = staff_service.triagers(session=session, actor=actor)
     people = {account.id: account.shown_name for account in everyone}
+    # A case is given only to one who sees its port (api.triage.service.update).
+    seeing = {
+        account.id
+        for account in staff_service.triagers(
+            session=session,
+            actor=actor,
+            port_id=cases_service.get_case(session=session, actor=actor, case_id=case_id).port_id,
+        )
+    }
     # Disabled accounts can still hold a case, but nothing new is given to them.
     triagers = [
-        account for account in everyone if account.active or account.id == detail.assignee_id
+        account
+        for account in everyone
+        if (account.active and account.id in seeing) or account.id == detail.assignee_id
     ]
     return render(
         request,
@@ -484,13 +495,13 @@ def referral_context(
         ),
         "recommended": [
             choice
-            for choice in referrals_service.body_choices(session=session, case=case)
+            for choice in referrals_service.body_choices(session=session, actor=actor, case=case)
             if choice.recommended_by
         ],
         "implicated": implicated,
         "markable": [
             body
-            for body in agencies_service.receiving_bodies(session=session)
+            for body in agencies_service.bodies_for(session=session, actor=actor)
             if body.active and body.code not in marked
         ],
     }

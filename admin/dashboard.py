@@ -256,7 +256,7 @@ def dashboard_page(
         "default_weeks": dashboard_service.DEFAULT_WEEKS,
         "fewest_weeks": dashboard_service.FEWEST_WEEKS,
         "most_weeks": dashboard_service.MOST_WEEKS,
-        "ports": ports_service.active_ports(session=session),
+        "ports": ports_service.ports_for(session=session, actor=staff),
         "csv_url": f"{CSV_URL}?{urlencode(query)}" if query else CSV_URL,
         "filtered": bool(query),
         "figures": None,

@@ -20,7 +20,13 @@ PURPOSES = {
     ),
     f"{PREFIX}/referrals": N_("Work the cases routed to your body and report what came of them."),
     f"{PREFIX}/staff": N_("Create staff accounts, disable them and reset second factors."),
-    f"{PREFIX}/ports": N_("Set each port's days to acknowledge reports and to give feedback."),
+    f"{PREFIX}/ports": N_(
+        "Add ports, name them in each language, and set their zones, emergency numbers and "
+        "days to acknowledge reports and to give feedback."
+    ),
+    f"{PREFIX}/categories": N_(
+        "Name and explain what reporters can report, in each language and in what order."
+    ),
     f"{PREFIX}/bodies": N_(
         "Set up the bodies cases are routed to: where each may act and how it is notified."
     ),

@@ -100,7 +100,9 @@ def _choices(session: Session, staff: Staff) -> Choices:
     categories: dict[str, list[Option]] = {}
     for category in taxonomy_service.active_categories(session=session):
         categories.setdefault(category.kind, []).append(Option(category.code, category.name))
-    ports = ports_service.active_ports(session=session)
+    # Only the ports the triager sees, and their zones and bodies: no option leads to a
+    # case they cannot open.
+    ports = ports_service.ports_for(session=session, actor=staff)
     zones = ports_service.zones_by_port(session=session)
     zone_groups = [
         Group(
@@ -133,7 +135,7 @@ def _choices(session: Session, staff: Staff) -> Choices:
                 "",
                 tuple(
                     Option(body.code, body.name)
-                    for body in agencies_service.receiving_bodies(session=session)
+                    for body in agencies_service.bodies_for(session=session, actor=staff)
                 ),
             )
         ],

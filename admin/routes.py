@@ -9,6 +9,7 @@ from admin import (
     audit,
     bodies,
     case,
+    categories,
     dashboard,
     home,
     ports,
@@ -16,6 +17,7 @@ from admin import (
     refer,
     referrals,
     rules,
+    setup,
     signin,
     staff,
 )
@@ -25,6 +27,7 @@ from api.deps import Public
 router = APIRouter(include_in_schema=False)
 router.include_router(assets.router(), dependencies=[Public])
 router.include_router(signin.router)
+router.include_router(setup.router)
 router.include_router(home.router)
 router.include_router(staff.router)
 router.include_router(bodies.router)
@@ -32,6 +35,7 @@ router.include_router(rules.router)
 router.include_router(account.router)
 router.include_router(audit.router)
 router.include_router(ports.router)
+router.include_router(categories.router)
 router.include_router(queue.router)
 router.include_router(case.router)
 router.include_router(refer.router)

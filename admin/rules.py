@@ -20,10 +20,12 @@ from api.deps import KeyRingDep, Now, SessionDep, require
 from api.errors import DomainError, invalid_field, validation_error
 from api.i18n import N_
 from api.ids import Id
+from api.moves import Direction
 from api.policy import Permission, allows
 from api.ports import service as ports_service
 from api.routing import service as routing_service
-from api.routing.schemas import Direction, RuleIn, RulePublic
+from api.routing.schemas import RuleIn, RulePublic
+from api.staff import service as staff_service
 from api.staff.models import Staff
 from api.taxonomy import service as taxonomy_service
 from api.triage.schemas import SEVERITY_NAMES
@@ -61,7 +63,7 @@ def _choices(session: Session, actor: Staff) -> dict[str, list[Group]]:
     categories: dict[str, list[Option]] = {}
     for category in taxonomy_service.active_categories(session=session):
         categories.setdefault(category.kind, []).append(Option(category.code, category.name))
-    ports = ports_service.active_ports(session=session)
+    ports = ports_service.ports_for(session=session, actor=actor)
     zones = ports_service.zones_by_port(session=session)
     return {
         "body": [
@@ -139,6 +141,8 @@ def _form_page(
             "values": values,
             "choices": _choices(session, actor),
             "problems": problems,
+            # One limited to some ports writes rules for one of those: no "Any port".
+            "limited": staff_service.visible_ports(session=session, actor=actor) is not None,
         },
         staff=actor,
         status_code=status_code,
@@ -201,6 +205,7 @@ def rules_list(request: Request, session: SessionDep, actor: Reader, done: str =
         {
             "rules": routing_service.list_rules(session=session, actor=actor),
             "can_edit": allows(actor.role, Permission.manage_staff),
+            "limited": staff_service.visible_ports(session=session, actor=actor) is not None,
             "kind_names": KIND_NAMES,
             "body_kinds": BODY_KINDS,
             "severity_names": SEVERITY_NAMES,
@@ -252,7 +257,7 @@ def create_rule(
 
 @router.get(RULES_URL + "/{rule_id}/edit")
 def edit_rule(request: Request, rule_id: Id, session: SessionDep, actor: Administrator) -> Response:
-    rule = routing_service.get_rule(session=session, actor=actor, rule_id=rule_id)
+    rule = routing_service.get_rule(session=session, actor=actor, rule_id=rule_id, to_change=True)
     return _form_page(request, session, actor, rule=rule, values=_values_of(rule))
 
 
@@ -273,7 +278,7 @@ def update_rule(
     min_severity: FormText = "",
     active: FormText = "",
 ) -> Response:
-    rule = routing_service.get_rule(session=session, actor=actor, rule_id=rule_id)
+    rule = routing_service.get_rule(session=session, actor=actor, rule_id=rule_id, to_change=True)
     values = _posted(name, body, kind, category, port, zone, min_severity, active)
     try:
         routing_service.update_rule(
@@ -322,7 +327,7 @@ def move_rule(
 def confirm_delete(
     request: Request, rule_id: Id, session: SessionDep, actor: Administrator
 ) -> Response:
-    rule = routing_service.get_rule(session=session, actor=actor, rule_id=rule_id)
+    rule = routing_service.get_rule(session=session, actor=actor, rule_id=rule_id, to_change=True)
     return render(request, "rules_confirm.html", {"rule": rule}, staff=actor)
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from api.deps import STAFF_COOKIE, SessionDep, require, secure_cookie
 from api.errors import DomainError, FieldProblem, Unauthorized
-from api.i18n import N_, negotiate
+from api.i18n import N_, in_language, negotiate
 from api.policy import Permission, allows
 from api.staff.models import Staff, StaffSession
 from api.web import Assets, Pages
@@ -37,6 +37,8 @@ def _utc(moment: datetime) -> str:
 
 
 pages.environment.filters["utc"] = _utc
+# A name an administrator wrote per language, in the reader's: names | named(lang, *fallbacks).
+pages.environment.filters["named"] = in_language
 
 
 def console_language(request: Request) -> str:
@@ -78,6 +80,7 @@ NAVIGATION = (
     NavItem(f"{PREFIX}/bodies", N_("Receiving bodies"), Permission.manage_staff),
     NavItem(f"{PREFIX}/rules", N_("Routing rules"), Permission.read_routing),
     NavItem(f"{PREFIX}/ports", N_("Ports and deadlines"), Permission.manage_staff),
+    NavItem(f"{PREFIX}/categories", N_("Categories"), Permission.manage_staff),
     NavItem(f"{PREFIX}/audit", N_("Audit"), Permission.read_audit),
     NavItem(f"{PREFIX}/account", N_("My account"), Permission.own_account),
 )

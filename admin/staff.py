@@ -1,6 +1,7 @@
-"""Administration of staff accounts: create, disable, enable, reset the second factor.
+"""Administration of staff accounts: create, disable, enable, reset the second factor,
+choose the ports a triager or an administrator sees.
 
-Every change is a POST from a confirmation page, with the session's CSRF token."""
+Every change is a POST from a confirmation page or a form, with the session's CSRF token."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from api.errors import DomainError
 from api.i18n import N_
 from api.ids import Id
 from api.policy import Role
+from api.ports import service as ports_service
 from api.staff import service as staff_service
 from api.staff.models import Staff
 
@@ -35,6 +37,7 @@ STAFF_URL = f"{PREFIX}/staff"
 router = APIRouter(route_class=ConsoleRoute)
 
 FormText = Annotated[str, Form()]
+FormChoices = Annotated[list[str] | None, Form()]
 
 
 class StaffAction(StrEnum):
@@ -73,10 +76,20 @@ CONFIRMATIONS: dict[StaffAction, tuple[str, str, str]] = {
 NOTICES = {
     "disabled": N_("The account is disabled and its sessions have ended."),
     "enabled": N_("The account is enabled again."),
+    "ports": N_("The ports of the account are saved. They apply from the person's next page."),
+}
+EMPTY_VALUES: dict[str, Any] = {
+    "email": "",
+    "display_name": "",
+    "role": "",
+    "body_id": "",
+    "scope": "all",
+    "ports": [],
 }
 
 
-def _invitation_url(request: Request, token: str) -> str:
+def invitation_url(request: Request, token: str) -> str:
+    """The link of an invitation, at the address the administrator opened the console at."""
     return f"{str(request.base_url).rstrip('/')}{PREFIX}/welcome/{token}"
 
 
@@ -93,15 +106,28 @@ def _staff_page(
     status_code: int = 200,
 ) -> Response:
     bodies = agencies_service.receiving_bodies(session=session)
+    accounts = staff_service.list_accounts(session=session, actor=actor)
+    my_ports = staff_service.port_codes(session=session, staff=actor)
     return render(
         request,
         "staff.html",
         {
-            "accounts": staff_service.list_accounts(session=session, actor=actor),
+            "accounts": accounts,
+            "port_codes": {
+                account.id: staff_service.port_codes(session=session, staff=account)
+                for account in accounts
+            },
+            "port_roles": {role.value for role in staff_service.PORT_ROLES},
+            # An administrator limited to some ports creates triagers and administrators
+            # of those ports only, and chooses no ports.
+            "my_ports": my_ports,
+            "ports": ports_service.all_ports(session=session, actor=actor),
             "bodies": [body for body in bodies if body.active],
             "body_names": {body.id: body.name for body in bodies},
-            "roles": list(Role),
-            "values": values or {"email": "", "display_name": "", "role": "", "body_id": ""},
+            "roles": [role for role in Role if role in staff_service.PORT_ROLES]
+            if my_ports
+            else list(Role),
+            "values": values or EMPTY_VALUES,
             "problems": problems or NO_PROBLEMS,
             "notice": notice,
             "notice_params": notice_params or {},
@@ -123,6 +149,25 @@ def _chosen_role(role: str) -> Role | None:
     return Role(role) if role in {each.value for each in Role} else None
 
 
+def _scope_values(scope: str, ports: list[str] | None) -> dict[str, Any]:
+    """What the ports fieldset sent: "all", or "some" and the codes ticked."""
+    return {
+        "scope": "some" if scope == "some" else "all",
+        "ports": [clip(code, 16) for code in (ports or [])[:200]],
+    }
+
+
+def _chosen_ports(values: dict[str, Any]) -> list[str] | None:
+    """The codes to limit the account to (empty: every port); None when "some" was chosen
+    with no port ticked."""
+    if values["scope"] == "all":
+        return []
+    return list(values["ports"]) or None
+
+
+NO_PORT_TICKED = N_("Tick at least one port, or choose all ports.")
+
+
 @router.post(STAFF_URL)
 def create_account(
     request: Request,
@@ -134,16 +179,24 @@ def create_account(
     display_name: FormText = "",
     role: FormText = "",
     body_id: FormText = "",
+    scope: FormText = "all",
+    ports: FormChoices = None,
 ) -> Response:
-    values = {
+    values: dict[str, Any] = {
         "email": clip(email, 254),
         "display_name": clip(display_name, 120),
         "role": clip(role, 16),
         "body_id": clip(body_id, 12),
+        **_scope_values(scope, ports),
     }
     chosen_role = _chosen_role(values["role"])
-    if chosen_role is None:
-        problems = Problems.field("role", N_("Choose a role."))
+    chosen_ports = _chosen_ports(values)
+    if chosen_role is None or chosen_ports is None:
+        problems = (
+            Problems.field("role", N_("Choose a role."))
+            if chosen_role is None
+            else Problems.field("ports", NO_PORT_TICKED)
+        )
         return _staff_page(
             request, session, actor, values=values, problems=problems, status_code=422
         )
@@ -156,6 +209,7 @@ def create_account(
             display_name=values["display_name"],
             role=chosen_role,
             body_id=int(values["body_id"]) if values["body_id"].isdigit() else None,
+            ports=chosen_ports,
             now=now,
         )
     except DomainError as error:
@@ -173,8 +227,76 @@ def create_account(
         actor,
         notice=N_("The account of {email} is created."),
         notice_params={"email": account.staff.email},
-        invitation_url=_invitation_url(request, account.invitation),
+        invitation_url=invitation_url(request, account.invitation),
     )
+
+
+# Before the routes of the other actions, whose last segment would take "ports" too.
+@router.get(STAFF_URL + "/{staff_id}/ports")
+def ports_form(
+    request: Request, session: SessionDep, actor: Administrator, staff_id: Id
+) -> Response:
+    account = staff_service.ports_editable(session=session, actor=actor, staff_id=staff_id)
+    codes = staff_service.port_codes(session=session, staff=account)
+    values = {"scope": "some" if codes else "all", "ports": codes}
+    return _ports_page(request, session, actor, account, values)
+
+
+def _ports_page(
+    request: Request,
+    session: Session,
+    actor: Staff,
+    account: Staff,
+    values: dict[str, Any],
+    problems: Problems = NO_PROBLEMS,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "staff_ports.html",
+        {
+            "account": account,
+            "ports": ports_service.all_ports(session=session, actor=actor),
+            "values": values,
+            "problems": problems,
+        },
+        staff=actor,
+        status_code=status_code,
+    )
+
+
+@router.post(STAFF_URL + "/{staff_id}/ports")
+def save_ports(
+    request: Request,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+    actor: Administrator,
+    staff_id: Id,
+    scope: FormText = "all",
+    ports: FormChoices = None,
+) -> Response:
+    account = staff_service.ports_editable(session=session, actor=actor, staff_id=staff_id)
+    values = _scope_values(scope, ports)
+    chosen = _chosen_ports(values)
+    if chosen is None:
+        problems = Problems.field("ports", NO_PORT_TICKED)
+        return _ports_page(request, session, actor, account, values, problems, 422)
+    try:
+        staff_service.set_ports(
+            session=session,
+            keyring=keyring,
+            actor=actor,
+            staff_id=staff_id,
+            ports=chosen,
+            now=now,
+        )
+    except DomainError as error:
+        session.rollback()
+        return _ports_page(
+            request, session, actor, account, values, Problems.of(error), error.status
+        )
+    return redirect(f"{STAFF_URL}?done=ports")
 
 
 @router.get(STAFF_URL + "/{staff_id}/{action}")
@@ -219,7 +341,7 @@ def do_action(
                 actor,
                 notice=N_("The second factor of {email} is reset."),
                 notice_params={"email": account.email},
-                invitation_url=_invitation_url(request, token),
+                invitation_url=invitation_url(request, token),
             )
         active = action == StaffAction.enable
         staff_service.set_active(

@@ -23,6 +23,7 @@ from api.dashboard.routes import router as dashboard_router
 from api.db import make_engine
 from api.deps import Public
 from api.errors import http_error_response, install_error_handlers
+from api.installation import SetupToken
 from api.keystore.service import open_keyring
 from api.middleware import PortlineMiddleware
 from api.ports.routes import router as ports_router
@@ -34,6 +35,7 @@ from api.reports.routes import router as reports_router
 from api.reports.schemas import ReportCreate
 from api.routing.routes import router as routing_router
 from api.staff.routes import router as staff_router
+from api.taxonomy.routes import router as categories_router
 from api.triage.routes import router as triage_router
 from api.web import Assets, Pages
 from mobile.routes import error_page as mobile_error_page
@@ -62,8 +64,11 @@ def create_app(
     *,
     engine: Engine | None = None,
     keyring: KeyRing | None = None,
+    setup_token: SetupToken | None = None,
 ) -> FastAPI:
-    """Build the application. The database must already be at the latest migration."""
+    """Build the application. The database must already be at the latest migration.
+    ``setup_token`` opens the console's set-up page (``portline serve`` draws one while
+    the installation has no administrator); without it the page is never there."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.effective_database_url)
     keyring = keyring or open_keyring(settings=settings, engine=engine)
@@ -80,6 +85,7 @@ def create_app(
     app.state.engine = engine
     app.state.keyring = keyring
     app.state.rate_guard = RateGuard()  # the no-JavaScript forms' guard, in memory only
+    app.state.setup_token = setup_token  # forgotten once the first administrator is made
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(public_router, dependencies=[Public])
@@ -90,6 +96,7 @@ def create_app(
     api.include_router(triage_router)
     api.include_router(dashboard_router)
     api.include_router(ports_router)
+    api.include_router(categories_router)
     api.include_router(bodies_router)
     api.include_router(routing_router)
     api.include_router(referrals_router)

@@ -17,6 +17,9 @@ from api.policy import Role
 
 if TYPE_CHECKING:
     from api.errors import DomainError
+    from api.installation import SetupToken
+    from api.profiles.schemas import PortProfile
+    from api.profiles.service import Imported
     from api.staff.service import NewAccount
 
 
@@ -79,8 +82,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.logs import logging_config
 
     engine, keyring = _ready(settings)
-    app = create_app(settings, engine=engine, keyring=keyring)
-    print(f"Portline is running at http://{args.host}:{args.port}/ (API docs: /api/docs)")
+    setup_token = _setup_token(engine)
+    app = create_app(
+        settings,
+        engine=engine,
+        keyring=keyring,
+        setup_token=setup_token[1] if setup_token else None,
+    )
+    address = f"http://{args.host}:{args.port}"
+    print(f"Portline is running at {address}/ (API docs: /api/docs)")
+    if setup_token:
+        # On the server's console only, never through logging: log lines may be shipped
+        # elsewhere, and this one opens an empty installation to whoever reads it.
+        print(
+            f"No administrator yet. Open {address}/admin/setup?token={setup_token[0]} "
+            "to create the first one (or run portline init).",
+            file=sys.stderr,
+            flush=True,
+        )
     uvicorn.run(
         app,
         host=args.host,
@@ -92,6 +111,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         h11_max_incomplete_event_size=64 * 1024,
     )
     return 0
+
+
+def _setup_token(engine: Engine) -> tuple[str, SetupToken] | None:
+    """The console's one-time set-up token, while no administrator exists (see
+    api.installation.SetupToken); None once one does, so the page is never offered."""
+    from sqlmodel import Session
+
+    from api import installation
+
+    with Session(engine) as session:
+        if installation.is_installed(session):
+            return None
+    return installation.SetupToken.draw()
 
 
 def _ready(settings: Settings) -> tuple[Engine, KeyRing]:
@@ -130,7 +162,11 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     from api import installation, migrate
     from api.db import utcnow
     from api.errors import DomainError
+    from api.profiles.service import import_profile
 
+    profile = _read_profile(args.port_profile) if args.port_profile else None
+    if args.port_profile and profile is None:
+        return 1
     engine, keyring = _ready(settings)
     # Under the start-up lock: two first runs at once take turns, and the second is refused.
     with migrate.startup_lock(engine), Session(engine, expire_on_commit=False) as session:
@@ -142,13 +178,102 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
                 display_name=args.name,
                 now=utcnow(),
             )
+            imported = (
+                import_profile(
+                    session=session,
+                    keyring=keyring,
+                    profile=profile,
+                    now=utcnow(),
+                    actor="portline init",
+                )
+                if profile
+                else None
+            )
         except DomainError as error:
             return _refusal(error)
         session.commit()
     print("Portline is set up, with its default categories of reports.")
+    if imported:
+        _print_import(imported, applied=True)
     _print_invitation(account, args.base_url)
     print("Then sign in at /admin to add your port, its zones and emergency numbers,")
     print("the receiving bodies and the staff; run `portline serve` to open it.")
+    return 0
+
+
+def _read_profile(path: str) -> PortProfile | None:
+    from pathlib import Path
+
+    from api.datafile import DataFileError
+    from api.profiles.service import read_profile
+
+    try:
+        return read_profile(Path(path))
+    except DataFileError as error:
+        print(f"portline: the port profile cannot be used:\n{error}", file=sys.stderr)
+        return None
+
+
+def _print_import(imported: Imported, *, applied: bool) -> None:
+    if not imported.changes:
+        print(f"Port {imported.port} already matches the file: nothing changed.")
+        return
+    done = "Imported" if applied else "Would import"
+    dry = "" if applied else " (--dry-run: nothing applied)"
+    print(f"{done} port {imported.port}{dry}: {len(imported.changes)} changes.")
+    for line in imported.changes:
+        print(f"  {line}")
+
+
+def cmd_port_import(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from api.db import utcnow
+    from api.errors import DomainError
+    from api.profiles.service import import_profile
+
+    profile = _read_profile(args.file)
+    if profile is None:
+        return 1
+    engine, keyring = _ready(settings)
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            imported = import_profile(
+                session=session,
+                keyring=keyring,
+                profile=profile,
+                now=utcnow(),
+                actor="portline port import",
+            )
+        except DomainError as error:
+            return _refusal(error)
+        if args.dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    _print_import(imported, applied=not args.dry_run)
+    return 0
+
+
+def cmd_port_export(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sqlmodel import Session
+
+    from api.errors import DomainError
+    from api.profiles.service import dump_profile, export_profile
+
+    engine, _keyring = _ready(settings)
+    with Session(engine) as session:
+        try:
+            text = dump_profile(export_profile(session=session, code=args.code))
+        except DomainError as error:
+            return _refusal(error)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Port {args.code} written to {args.output}.")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -177,12 +302,15 @@ def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
                 role=Role(args.role),
                 display_name=args.name,
                 body_id=body_id,
+                ports=args.port,
                 now=utcnow(),
             )
         except DomainError as error:
             return _refusal(error)
         session.commit()
     _print_invitation(account, args.base_url)
+    if args.port:
+        print(f"It sees only the ports {', '.join(sorted(set(args.port)))}.")
     return 0
 
 
@@ -267,11 +395,49 @@ def build_parser() -> argparse.ArgumentParser:
         default="http://127.0.0.1:8000",
         help="the address staff open Portline at, for the printed link (default: %(default)s)",
     )
+    init.add_argument(
+        "--port-profile",
+        default="",
+        metavar="FILE",
+        help="also add the first port from its profile file (see `portline port import`)",
+    )
     init.set_defaults(handler=cmd_init)
 
     commands.add_parser("demo", help="seed a demo port with taxonomy and bodies").set_defaults(
         handler=cmd_demo
     )
+
+    port = commands.add_parser(
+        "port",
+        help="ports as profile files: import one, export one",
+        description="A port profile is one TOML file with the port's name, languages, "
+        "deadlines, zones, emergency numbers, receiving bodies and routing rules. Export a "
+        "port to see the format; the demo's are in api/profiles/data/.",
+    )
+    port_commands = port.add_subparsers(dest="port_command", required=True)
+    port_import = port_commands.add_parser(
+        "import",
+        help="make a port what its profile file says (adds the port if it is new)",
+        description="Makes the port what FILE says: adds, changes and removes its zones, "
+        "emergency numbers and rules, adds or changes the bodies it names. Importing the "
+        "same file again changes nothing. A zone still named by cases is never removed: "
+        "the import is refused with their references, and nothing is applied.",
+    )
+    port_import.add_argument("file", metavar="FILE", help="the port profile (TOML)")
+    port_import.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what the import would change, and change nothing",
+    )
+    port_import.set_defaults(handler=cmd_port_import)
+    port_export = port_commands.add_parser(
+        "export", help="write a port's profile file (to standard output by default)"
+    )
+    port_export.add_argument("code", metavar="CODE", help="the port's code, for example NHV")
+    port_export.add_argument(
+        "--output", "-o", metavar="FILE", default="", help="write to FILE instead"
+    )
+    port_export.set_defaults(handler=cmd_port_export)
 
     staff = commands.add_parser("staff", help="staff accounts")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True)
@@ -290,6 +456,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="CODE",
         help="the receiving body a liaison officer works for (required with --role liaison)",
+    )
+    create.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="limit a triager or an administrator to this port; repeat it for several "
+        "(default: every port). The cases, bodies, rules and figures of other ports are "
+        "invisible to them",
     )
     create.add_argument("--name", default="", help="how colleagues see them (optional)")
     create.add_argument(

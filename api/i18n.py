@@ -72,3 +72,12 @@ def negotiate(accept_language: str | None, requested: str | None = None) -> str:
         if base in LANGUAGES:
             return base
     return DEFAULT_LANGUAGE
+
+
+def in_language(names: Mapping[str, str], language: str, *fallbacks: str) -> str:
+    """A name an administrator wrote in several languages, in ``language``; else in the
+    first of ``fallbacks`` that has it (a port's own languages), else English, else any."""
+    for each in (language, *fallbacks, DEFAULT_LANGUAGE):
+        if names.get(each):
+            return names[each]
+    return next((text for text in names.values() if text), "")

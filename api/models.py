@@ -21,7 +21,7 @@ from api.reports.models import (
     ReportExclusion,
     Submission,
 )
-from api.staff.models import Invitation, RecoveryCode, Staff, StaffSession
+from api.staff.models import Invitation, RecoveryCode, Staff, StaffPort, StaffSession
 from api.taxonomy.models import Category
 from api.triage.models import CaseNote
 
@@ -53,6 +53,7 @@ __all__ = [
     "RoutingRule",
     "SpentProof",
     "Staff",
+    "StaffPort",
     "StaffSession",
     "Submission",
     "Zone",

@@ -37,6 +37,7 @@ class TestOpenAPI:
                     "/api/v1/cases",
                     "/api/v1/dashboard",
                     "/api/v1/ports",
+                    "/api/v1/categories",
                     "/api/v1/bodies",
                     "/api/v1/routing-rules",
                     "/api/v1/referrals",

@@ -21,7 +21,8 @@ GOOD = """
 [[category]]
 code = "seal-tampering"
 kind = "incident"
-name = "A seal or cargo was tampered with"
+name.en = "A seal or cargo was tampered with"
+name.fr = "Un scellé ou une cargaison a été trafiqué"
 """
 
 
@@ -44,7 +45,12 @@ class TestTheDataFile:
             (GOOD.replace('"incident"', '"weather"'), "category 1, kind"),
             (GOOD + GOOD.replace("seal-tampering", "Bad Code"), "category 2, code"),
             (GOOD + "colour = 'red'\n", "category 1, colour"),
-            (GOOD + GOOD, "a code is used twice: seal-tampering"),
+            (GOOD + GOOD, "category 2, code: a code is used twice: seal-tampering"),
+            (GOOD + 'name.xx = "?"\n', "category 1, name.xx"),
+            (
+                GOOD.replace('name.en = "A seal or cargo was tampered with"\n', 'name.en = ""\n'),
+                "line 5, category 1, name.en",
+            ),
             ("[[category]\n", "Expected"),
         ],
     )
@@ -60,11 +66,24 @@ class TestInstalling:
     def test_installing_twice_adds_nothing_and_keeps_an_edited_name(self, session: Session) -> None:
         # The test database holds the demo, so the default taxonomy is already there.
         edited = session.exec(select(Category).where(Category.code == "seal-tampering")).one()
-        edited.name = "Seals: tampered with"
+        edited.names = {**edited.names, "en": "Seals: tampered with"}
         session.add(edited)
         session.flush()
         assert install_taxonomy(session) == 0
         session.refresh(edited)
-        assert edited.name == "Seals: tampered with"
+        assert edited.names["en"] == "Seals: tampered with"
         codes = set(session.exec(select(Category.code)).all())
         assert {seed.code for seed in default_taxonomy()} <= codes
+
+    def test_a_category_from_before_names_per_language_gets_the_files_languages(
+        self, session: Session
+    ) -> None:
+        # Migration 0012 leaves each category its English name only.
+        migrated = session.exec(select(Category).where(Category.code == "theft")).one()
+        migrated.names, migrated.hints = {"en": migrated.name}, {"en": migrated.hint}
+        session.add(migrated)
+        session.flush()
+        install_taxonomy(session)
+        session.refresh(migrated)
+        assert set(migrated.names) == {"en", "fr", "nl", "de", "es", "it", "pt", "ar"}
+        assert migrated.hints["nl"]

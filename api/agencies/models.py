@@ -3,7 +3,7 @@ which bodies a case should reach."""
 
 from __future__ import annotations
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import JSON, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
 from api.i18n import N_
@@ -33,6 +33,8 @@ class Body(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(sa_type=String(48), unique=True)
     name: str = Field(sa_type=String(160))
+    # The name in each language it was written in: reporters read it when they exclude it.
+    names: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     kind: str = Field(sa_type=String(32))
     reporter_may_exclude: bool = True
     active: bool = True

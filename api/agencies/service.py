@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, exists
 from sqlmodel import Session, col, select
 
 from api.agencies.models import Body, BodyJurisdiction
@@ -20,11 +21,12 @@ from api.agencies.schemas import (
 )
 from api.audit import service as audit_service
 from api.crypto import KeyRing, open_text, seal_text
-from api.errors import Conflict, FieldProblem, Invalid, NotFound, invalid_field
+from api.errors import Conflict, FieldProblem, Forbidden, Invalid, NotFound, invalid_field
 from api.i18n import N_
 from api.policy import Permission
 from api.ports import service as ports_service
 from api.ports.models import Port, Zone
+from api.staff import service as staff_service
 from api.staff.models import Staff
 from api.staff.service import authorize
 
@@ -49,6 +51,66 @@ def find_excludable(*, session: Session, codes: Sequence[str]) -> dict[str, Body
 def receiving_bodies(*, session: Session) -> Sequence[Body]:
     """Every body, retired ones too, so accounts of a retired body still show its name."""
     return session.exec(select(Body).order_by(col(Body.name))).all()
+
+
+# What staff limited to some ports see of the bodies --------------------------------------------
+
+
+def visible_condition(ports: frozenset[int] | None) -> ColumnElement[bool] | None:
+    """Which bodies one who sees ``ports`` sees: those that act everywhere (no jurisdiction)
+    or in one of those ports. None when every body is seen."""
+    if ports is None:
+        return None
+    anywhere = exists().where(col(BodyJurisdiction.body_id) == col(Body.id))
+    in_ports = exists().where(
+        col(BodyJurisdiction.body_id) == col(Body.id), col(BodyJurisdiction.port_id).in_(ports)
+    )
+    return ~anywhere | in_ports
+
+
+def bodies_for(*, session: Session, actor: Staff) -> Sequence[Body]:
+    """Every body ``actor`` sees, retired ones too, by name."""
+    query = select(Body).order_by(col(Body.name))
+    seen = visible_condition(staff_service.visible_ports(session=session, actor=actor))
+    if seen is not None:
+        query = query.where(seen)
+    return session.exec(query).all()
+
+
+def sees_body(*, session: Session, actor: Staff, body: Body) -> bool:
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    if ports is None:
+        return True
+    reach = {row.port_id for row in _reach_rows(session, body)}
+    return not reach or bool(reach & ports)
+
+
+def find_body_for(*, session: Session, actor: Staff, code: str) -> Body | None:
+    """The body of ``code`` if ``actor`` sees it; None otherwise, as for an unknown code."""
+    body = session.exec(select(Body).where(Body.code == code)).first()
+    if body is None or not sees_body(session=session, actor=actor, body=body):
+        return None
+    return body
+
+
+def _reach_rows(session: Session, body: Body) -> Sequence[BodyJurisdiction]:
+    return session.exec(select(BodyJurisdiction).where(BodyJurisdiction.body_id == body.id)).all()
+
+
+BEYOND_YOUR_PORTS = N_(
+    "This body also acts beyond your ports: only an administrator of every port can change it."
+)
+
+
+def _refuse_change_beyond(session: Session, actor: Staff, body: Body) -> None:
+    """One limited to some ports changes only a body that acts in those ports alone: a
+    body acting everywhere, or in another port too, is for an administrator of every port."""
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    if ports is None:
+        return
+    reach = {row.port_id for row in _reach_rows(session, body)}
+    if not reach or not reach <= ports:
+        raise Forbidden(BEYOND_YOUR_PORTS)
 
 
 # Administration ------------------------------------------------------------------------------
@@ -100,32 +162,55 @@ def jurisdictions(
 def list_bodies(*, session: Session, actor: Staff) -> list[BodyAdmin]:
     authorize(actor, Permission.manage_staff)
     reach = jurisdictions(session=session)
-    return [_view(body, reach.get(body.id or 0, [])) for body in receiving_bodies(session=session)]
+    return [
+        _view(body, reach.get(body.id or 0, []))
+        for body in bodies_for(session=session, actor=actor)
+    ]
 
 
-def get_body(*, session: Session, actor: Staff, code: str) -> Body:
+def get_body(*, session: Session, actor: Staff, code: str, to_change: bool = False) -> Body:
+    """The body of ``code``, if ``actor`` sees it; ``to_change``: if they may change it."""
     authorize(actor, Permission.manage_staff)
-    body = session.exec(select(Body).where(Body.code == code)).first()
+    body = find_body_for(session=session, actor=actor, code=code)
     if body is None:
         raise NotFound(N_("There is no such receiving body."))
+    if to_change:
+        _refuse_change_beyond(session, actor, body)
     return body
 
 
-def body_view(*, session: Session, actor: Staff, code: str) -> BodyAdmin:
-    body = get_body(session=session, actor=actor, code=code)
+def changeable_codes(*, session: Session, actor: Staff) -> set[str]:
+    """The codes of the bodies ``actor`` may change, of those they see."""
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    reach = jurisdictions(session=session)
+    return {
+        body.code
+        for body in bodies_for(session=session, actor=actor)
+        if ports is None
+        or (reach.get(body.id or 0) and {port.id for port, _zone in reach[body.id or 0]} <= ports)
+    }
+
+
+def body_view(*, session: Session, actor: Staff, code: str, to_change: bool = False) -> BodyAdmin:
+    body = get_body(session=session, actor=actor, code=code, to_change=to_change)
     assert body.id is not None
     return _view(body, jurisdictions(session=session, body_ids=[body.id]).get(body.id, []))
 
 
 def _resolve_reach(
-    session: Session, entries: Sequence[JurisdictionIn]
+    session: Session, actor: Staff, entries: Sequence[JurisdictionIn]
 ) -> list[tuple[int, int | None]]:
-    """(port id, zone id or None) for each entry; a whole port takes in its zones."""
+    """(port id, zone id or None) for each entry; a whole port takes in its zones. One
+    limited to some ports chooses among those, and at least one: no jurisdiction is every
+    port."""
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    if ports is not None and not entries:
+        raise invalid_field("jurisdiction", N_("Choose where the body acts, in your ports."))
     problems: list[FieldProblem] = []
     chosen: list[tuple[int, int | None]] = []
     for index, entry in enumerate(entries):
         port = ports_service.find_port(session=session, code=entry.port)
-        if port is None or port.id is None:
+        if port is None or port.id is None or (ports is not None and port.id not in ports):
             problems.append(
                 FieldProblem(f"jurisdiction[{index}].port", N_("There is no such port."))
             )
@@ -234,7 +319,7 @@ def create_body(
             N_("A receiving body with this code already exists."),
             fields=[FieldProblem("code", N_("A receiving body with this code already exists."))],
         )
-    reach = _resolve_reach(session, body_in.jurisdiction)
+    reach = _resolve_reach(session, actor, body_in.jurisdiction)
     body = Body(
         code=body_in.code,
         name=body_in.name,
@@ -277,9 +362,13 @@ def update_body(
     body_in: BodyUpdate,
     now: datetime,
 ) -> BodySaved:
-    body = get_body(session=session, actor=actor, code=code)
+    body = get_body(session=session, actor=actor, code=code, to_change=True)
     assert body.id is not None
-    reach = None if body_in.jurisdiction is None else _resolve_reach(session, body_in.jurisdiction)
+    reach = (
+        None
+        if body_in.jurisdiction is None
+        else _resolve_reach(session, actor, body_in.jurisdiction)
+    )
     changed: list[str] = []
     for name in _PLAIN_FIELDS:
         value = getattr(body_in, name)

@@ -24,6 +24,7 @@ from api.policy import Permission
 from api.ports.models import Port, Zone
 from api.referrals.models import Referral
 from api.reports.models import Report
+from api.staff import service as staff_service
 from api.staff.models import Staff
 from api.staff.service import authorize
 from api.taxonomy.models import Category
@@ -73,14 +74,25 @@ def open_case(
 
 
 def get_case(*, session: Session, actor: Staff, case_id: int, for_update: bool = False) -> Case:
-    """The case, for a triager. ``for_update`` takes its row lock first (see :func:`lock`)."""
+    """The case, for a triager. ``for_update`` takes its row lock first (see :func:`lock`).
+    A case of a port the triager does not see is not found, as one that does not exist."""
     authorize(actor, Permission.triage)
     if for_update:
         lock(session=session, case_ids=[case_id])
     case = session.get(Case, case_id, populate_existing=for_update)
-    if case is None:
+    if case is None or not staff_service.sees_port(
+        session=session, actor=actor, port_id=case.port_id
+    ):
         raise NotFound(N_("There is no such case."))
     return case
+
+
+def sees_case(*, session: Session, actor: Staff, case_id: int | None) -> bool:
+    """Whether the case exists and lies in a port ``actor`` sees."""
+    case = session.get(Case, case_id) if case_id is not None else None
+    return case is not None and staff_service.sees_port(
+        session=session, actor=actor, port_id=case.port_id
+    )
 
 
 def lock(*, session: Session, case_ids: Iterable[int]) -> None:
@@ -126,7 +138,7 @@ def queue(
 ) -> QueuePage:
     """The triage queue: what is due first, with the filters a triager needs."""
     authorize(actor, Permission.triage)
-    conditions = _conditions(session, filters, now)
+    conditions = _conditions(session, actor, filters, now)
     total = session.exec(select(func.count()).select_from(Case).where(*conditions)).one()
     query = (
         select(Case, Category.name, Port.name, Zone.name)
@@ -178,8 +190,13 @@ def _report_counts(session: Session, case_ids: list[int | None]) -> dict[int, in
     return {case_id: count for case_id, count in session.exec(query) if case_id is not None}
 
 
-def _conditions(session: Session, filters: QueueFilter, now: datetime) -> list[ColumnElement[bool]]:
+def _conditions(
+    session: Session, actor: Staff, filters: QueueFilter, now: datetime
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    if ports is not None:
+        conditions.append(col(Case.port_id).in_(ports))
     statuses = filters.status or list(OPEN)
     conditions.append(col(Case.status).in_([status.value for status in statuses]))
     if filters.kind:
@@ -305,6 +322,9 @@ def related_cases(*, session: Session, actor: Staff, case_id: int) -> list[Relat
     if not reasons:
         return []
     found_cases = select(Case.id, Case.reference).where(col(Case.id).in_(list(reasons)))
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    if ports is not None:
+        found_cases = found_cases.where(col(Case.port_id).in_(ports))
     references = dict(session.exec(found_cases).all())
     return [
         Related(other_id, references[other_id], tuple(sorted(found)))
@@ -356,7 +376,7 @@ def status_counts(
         counted.append(CaseStatus.closed)
     query = (
         select(Case.status, func.count())
-        .where(*_conditions(session, filters.model_copy(update={"status": counted}), now))
+        .where(*_conditions(session, actor, filters.model_copy(update={"status": counted}), now))
         .group_by(col(Case.status))
     )
     counts: dict[str, int | None] = dict.fromkeys((status.value for status in CaseStatus), 0)

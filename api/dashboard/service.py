@@ -37,6 +37,7 @@ from api.ports import service as ports_service
 from api.ports.models import Port, Zone
 from api.reports.models import Report
 from api.reports.schemas import CargoDirection, Kind
+from api.staff import service as staff_service
 from api.staff.models import Staff
 from api.staff.service import authorize
 from api.taxonomy.models import Category
@@ -107,16 +108,17 @@ def dashboard(
     authorize(actor, Permission.triage)
     if not FEWEST_WEEKS <= weeks <= MOST_WEEKS:
         raise invalid_field("weeks", WEEKS_OUT_OF_RANGE, least=FEWEST_WEEKS, most=MOST_WEEKS)
-    port_id: int | None = None
+    # The ports counted: the one asked for, else every port the triager sees (None: all).
+    port_ids = staff_service.visible_ports(session=session, actor=actor)
     if port:
         found = ports_service.find_port(session=session, code=port)
-        if found is None or found.id is None:
+        if found is None or found.id is None or (port_ids is not None and found.id not in port_ids):
             raise invalid_field("port", N_("There is no port with this code."))
-        port_id = found.id
+        port_ids = frozenset({found.id})
     window = Window.ending(now, weeks)
 
     def reports_by(dimension: ColumnElement[Any]) -> list[tuple[datetime, Any, int]]:
-        return _reports_per_hour(session, window, port_id, dimension)
+        return _reports_per_hour(session, window, port_ids, dimension)
 
     by_kind = reports_by(func.coalesce(col(Case.kind), col(Report.kind)))
     by_category = reports_by(func.coalesce(col(Case.category_id), col(Report.category_id)))
@@ -124,7 +126,7 @@ def dashboard(
     by_cargo = reports_by(func.coalesce(col(Case.cargo_direction), col(Report.cargo_direction)))
     categories = _category_series(session, {category_id for _h, category_id, _n in by_category})
     zones = _zone_series(session, {zone_id for _h, zone_id, _n in by_zone})
-    cases = _cases(session, window, port_id)
+    cases = _cases(session, window, port_ids)
 
     return Dashboard(
         port=port or None,
@@ -178,7 +180,10 @@ def _breakdown(
 
 
 def _reports_per_hour(
-    session: Session, window: Window, port_id: int | None, dimension: ColumnElement[Any]
+    session: Session,
+    window: Window,
+    port_ids: frozenset[int] | None,
+    dimension: ColumnElement[Any],
 ) -> list[tuple[datetime, Any, int]]:
     """Reports received in the window, counted per hour and per value of ``dimension``,
     read from the report's case (the report's own value if it has none)."""
@@ -186,8 +191,8 @@ def _reports_per_hour(
         col(Report.received_hour) >= window.starts_at,
         col(Report.received_hour) < window.ends_at,
     ]
-    if port_id is not None:
-        conditions.append(func.coalesce(col(Case.port_id), col(Report.port_id)) == port_id)
+    if port_ids is not None:
+        conditions.append(func.coalesce(col(Case.port_id), col(Report.port_id)).in_(port_ids))
     query = (
         select(col(Report.received_hour), dimension, func.count())
         .select_from(Report)
@@ -199,7 +204,7 @@ def _reports_per_hour(
 
 
 def _cases(
-    session: Session, window: Window, port_id: int | None
+    session: Session, window: Window, port_ids: frozenset[int] | None
 ) -> list[tuple[datetime, str, datetime | None]]:
     """Cases received in the window that hold a report: a case emptied by linking its
     report into another one is not a case of its own any more."""
@@ -209,8 +214,8 @@ def _cases(
         col(Case.received_hour) < window.ends_at,
         holds_a_report,
     ]
-    if port_id is not None:
-        conditions.append(col(Case.port_id) == port_id)
+    if port_ids is not None:
+        conditions.append(col(Case.port_id).in_(port_ids))
     query = select(Case.received_hour, Case.status, Case.acknowledged_at).where(*conditions)
     return [
         (received, status, acknowledged) for received, status, acknowledged in session.exec(query)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -9,7 +9,12 @@ class Port(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(sa_type=String(16), unique=True)
+    # ``name`` is the name in the port's first language; ``names`` has it in every
+    # language it was written in, for the reporter's pages (see api.i18n.in_language).
     name: str = Field(sa_type=String(120))
+    names: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    # The languages the port writes its names in, its first language first.
+    languages: list[str] = Field(default_factory=lambda: ["en"], sa_type=JSON)
     country: str = Field(sa_type=String(2))
     timezone: str = Field(sa_type=String(64), default="UTC")
     # Deadlines of EU Directive 2019/1937, which a port may shorten or lengthen.
@@ -26,6 +31,7 @@ class Zone(SQLModel, table=True):
     port_id: int = Field(foreign_key="port.id", index=True, ondelete="CASCADE")
     code: str = Field(sa_type=String(32))
     name: str = Field(sa_type=String(120))
+    names: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     kind: str = Field(sa_type=String(32))
     position: int = 0
     active: bool = True
@@ -39,5 +45,9 @@ class EmergencyNumber(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     port_id: int = Field(foreign_key="port.id", index=True, ondelete="CASCADE")
     label: str = Field(sa_type=String(120))
+    labels: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     number: str = Field(sa_type=String(32))
+    # When to call it ("someone is hurt or in danger now"), per language; may be empty.
+    when: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     position: int = 0
+    active: bool = True

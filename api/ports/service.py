@@ -11,12 +11,19 @@ from api.errors import NotFound
 from api.i18n import N_
 from api.policy import Permission
 from api.ports.models import EmergencyNumber, Port, Zone
+from api.staff import service as staff_service
 from api.staff.models import Staff
 from api.staff.service import authorize
 
 
 def active_ports(*, session: Session) -> Sequence[Port]:
     return session.exec(select(Port).where(col(Port.active)).order_by(col(Port.name))).all()
+
+
+def ports_for(*, session: Session, actor: Staff) -> Sequence[Port]:
+    """The active ports ``actor`` sees (all, unless their account is limited to some)."""
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    return [port for port in active_ports(session=session) if ports is None or port.id in ports]
 
 
 def zones_by_port(*, session: Session) -> dict[int, list[Zone]]:
@@ -29,7 +36,11 @@ def zones_by_port(*, session: Session) -> dict[int, list[Zone]]:
 
 def emergency_numbers_by_port(*, session: Session) -> dict[int, list[EmergencyNumber]]:
     numbers: dict[int, list[EmergencyNumber]] = {}
-    query = select(EmergencyNumber).order_by(col(EmergencyNumber.position))
+    query = (
+        select(EmergencyNumber)
+        .where(col(EmergencyNumber.active))
+        .order_by(col(EmergencyNumber.position))
+    )
     for number in session.exec(query):
         numbers.setdefault(number.port_id, []).append(number)
     return numbers
@@ -53,8 +64,13 @@ MAX_FEEDBACK_DAYS = 92
 
 
 def all_ports(*, session: Session, actor: Staff) -> Sequence[Port]:
+    """Every port ``actor`` sees, inactive ones too, by name."""
     authorize(actor, Permission.manage_staff)
-    return session.exec(select(Port).order_by(col(Port.name))).all()
+    query = select(Port).order_by(col(Port.name))
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    if ports is not None:
+        query = query.where(col(Port.id).in_(ports))
+    return session.exec(query).all()
 
 
 def set_deadlines(
@@ -70,7 +86,7 @@ def set_deadlines(
     """New cases of the port get these deadlines; cases already open keep theirs."""
     authorize(actor, Permission.manage_staff)
     port = session.exec(select(Port).where(Port.code == code)).first()
-    if port is None:
+    if port is None or not staff_service.sees_port(session=session, actor=actor, port_id=port.id):
         raise NotFound(N_("There is no such port."))
     before = (port.acknowledge_days, port.feedback_days)
     port.acknowledge_days, port.feedback_days = acknowledge_days, feedback_days

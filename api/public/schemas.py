@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ZonePublic(BaseModel):
@@ -12,6 +12,7 @@ class ZonePublic(BaseModel):
 class EmergencyNumberPublic(BaseModel):
     label: str
     number: str
+    when: str = Field(description="When to call it; may be empty.")
 
 
 class PortPublic(BaseModel):

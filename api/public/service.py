@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from api.agencies import service as agencies_service
 from api.config import Settings
-from api.i18n import LANGUAGES, N_, RTL_LANGUAGES, translate
+from api.i18n import LANGUAGES, N_, RTL_LANGUAGES, in_language, translate
 from api.ports import service as ports_service
 from api.public.schemas import (
     BodyPublic,
@@ -52,17 +52,26 @@ def public_config(*, session: Session, settings: Settings, language: str) -> Pub
 
     zones = ports_service.zones_by_port(session=session)
     numbers = ports_service.emergency_numbers_by_port(session=session)
+
+    def named(names: dict[str, str], fallback: str, port_languages: list[str]) -> str:
+        # What an administrator wrote, in the reporter's language or the port's first.
+        return in_language(names, language, *port_languages) or fallback
+
     ports = [
         PortPublic(
             code=port.code,
-            name=_(port.name),
+            name=named(port.names, port.name, port.languages),
             timezone=port.timezone,
             zones=[
-                ZonePublic(code=z.code, name=_(z.name), kind=z.kind)
+                ZonePublic(code=z.code, name=named(z.names, z.name, port.languages), kind=z.kind)
                 for z in zones.get(port.id or 0, [])
             ],
             emergency_numbers=[
-                EmergencyNumberPublic(label=_(n.label), number=n.number)
+                EmergencyNumberPublic(
+                    label=named(n.labels, n.label, port.languages),
+                    number=n.number,
+                    when=in_language(n.when, language, *port.languages),
+                )
                 for n in numbers.get(port.id or 0, [])
             ],
         )
@@ -84,8 +93,8 @@ def public_config(*, session: Session, settings: Settings, language: str) -> Pub
             CategoryPublic(
                 code=category.code,
                 kind=category.kind,
-                name=_(category.name),
-                hint=_(category.hint) if category.hint else "",
+                name=named(category.names, category.name, []),
+                hint=in_language(category.hints, language) or category.hint,
                 cargo_relevant=category.cargo_relevant,
             )
             for category in taxonomy_service.active_categories(session=session)
@@ -95,7 +104,7 @@ def public_config(*, session: Session, settings: Settings, language: str) -> Pub
             for direction, name in CARGO_DIRECTION_NAMES.items()
         ],
         excludable_bodies=[
-            BodyPublic(code=body.code, name=_(body.name), kind=body.kind)
+            BodyPublic(code=body.code, name=named(body.names, body.name, []), kind=body.kind)
             for body in agencies_service.excludable_bodies(session=session)
         ],
         proof_of_work_difficulty=settings.pow_difficulty,

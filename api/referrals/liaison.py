@@ -298,7 +298,7 @@ def timelines_of_case(
     *, session: Session, keyring: KeyRing, actor: Staff, case_id: int
 ) -> dict[str, list[TimelineEntry]]:
     """The full timeline of each of the case's referrals, by reference, for triage."""
-    authorize(actor, Permission.triage)
+    cases_service.get_case(session=session, actor=actor, case_id=case_id)
     found: dict[str, list[TimelineEntry]] = {}
     for referral in session.exec(
         select(Referral).where(Referral.case_id == case_id).order_by(col(Referral.id))
@@ -322,7 +322,7 @@ def answer_question(
     """Triage approves the body's question (``text`` as edited, or as asked), and every
     reporter of the case reads it as coming from the authority handling their report; or,
     with no text and not ``as_asked``, refuses to pass it on."""
-    authorize(actor, Permission.triage)
+    cases_service.get_case(session=session, actor=actor, case_id=case_id)
     referral = session.exec(
         select(Referral).where(Referral.reference == reference, Referral.case_id == case_id)
     ).first()
@@ -397,6 +397,8 @@ def exported(
     """The referral as JSON or as a STIX 2.1 bundle, for its own body or for triage."""
     if allows(actor.role, Permission.triage):
         referral = referrals_service.find(session=session, reference=reference)
+        if not cases_service.sees_case(session=session, actor=actor, case_id=referral.case_id):
+            raise NotFound(N_("There is no such referral."))
     else:
         referral = _own(session, actor, reference)
     build = export.stix_bundle if stix else export.referral_document

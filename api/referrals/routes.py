@@ -305,7 +305,11 @@ def get_export(
 # Triage decides on the body's questions ------------------------------------------------------
 
 
-@router.get("/{case_id}/referral-timelines", summary="Each referral's timeline")
+@router.get(
+    "/{case_id}/referral-timelines",
+    summary="Each referral's timeline",
+    responses=error_responses(404),
+)
 def get_timelines(
     case_id: Id, actor: Triager, session: SessionDep, keyring: KeyRingDep
 ) -> dict[str, list[TimelineEntry]]:

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from api.agencies import service as agencies_service
 from api.agencies.models import Body
 from api.audit import service as audit_service
 from api.cases import service as cases_service
@@ -111,7 +112,7 @@ def mark_implicated(
     """Triage found ``body`` implicated: it never receives this case. A referral it already
     has is withdrawn: the body loses sight of it and nothing more is delivered to it."""
     case = cases_service.get_case(session=session, actor=actor, case_id=case_id, for_update=True)
-    body = _body(session, body_code)
+    body = _body(session, actor, body_code)
     if session.get(CaseImplicatedBody, (case.id, body.id)) is None:
         session.add(
             CaseImplicatedBody(
@@ -136,7 +137,7 @@ def unmark_implicated(
     *, session: Session, keyring: KeyRing, actor: Staff, case_id: int, body_code: str, now: datetime
 ) -> None:
     cases_service.get_case(session=session, actor=actor, case_id=case_id, for_update=True)
-    body = _body(session, body_code)
+    body = _body(session, actor, body_code)
     session.exec(
         delete(CaseImplicatedBody).where(
             col(CaseImplicatedBody.case_id) == case_id, col(CaseImplicatedBody.body_id) == body.id
@@ -195,23 +196,26 @@ def refuse_if_forbidden(*, session: Session, case_id: int, body_id: int) -> None
 # Composing --------------------------------------------------------------------------------
 
 
-def _body(session: Session, code: str) -> Body:
-    body = session.exec(select(Body).where(Body.code == code)).first()
+def _body(session: Session, actor: Staff, code: str) -> Body:
+    """The body of ``code``; one that acts only in ports ``actor`` does not see is not."""
+    body = agencies_service.find_body_for(session=session, actor=actor, code=code)
     if body is None or body.id is None:
         raise invalid_field("body", N_("There is no such receiving body."))
     return body
 
 
-def body_choices(*, session: Session, case: Case) -> list[BodyChoice]:
-    """Every active body: the recommended ones first, each with the rule that recommends
-    it, and those that may never receive the case marked so."""
+def body_choices(*, session: Session, actor: Staff, case: Case) -> list[BodyChoice]:
+    """Every active body ``actor`` sees: the recommended ones first, each with the rule
+    that recommends it, and those that may never receive the case marked so."""
     assert case.id is not None
     blocked = forbidden_bodies(session=session, case_id=case.id)
     recommended = {
         found.body.id: found.rule.name
         for found in routing_service.recommend(session=session, case=case)
     }
-    bodies = session.exec(select(Body).where(col(Body.active)).order_by(col(Body.name))).all()
+    bodies = [
+        body for body in agencies_service.bodies_for(session=session, actor=actor) if body.active
+    ]
     # Recommended bodies first, in the rules' order; the others by name.
     order = {body_id: position for position, body_id in enumerate(recommended)}
     return [
@@ -283,7 +287,7 @@ def draft(
         identities=_shareable_identities(session, keyring, case_id),
         tlp=case.tlp,
         acknowledge_due=add_working_days(now, ACKNOWLEDGE_WORKING_DAYS).date(),
-        bodies=body_choices(session=session, case=case),
+        bodies=body_choices(session=session, actor=actor, case=case),
     )
 
 
@@ -364,7 +368,7 @@ def _compose(
     case = cases_service.get_case(
         session=session, actor=actor, case_id=case_id, for_update=for_update
     )
-    body = _body(session, referral_in.body)
+    body = _body(session, actor, referral_in.body)
     _refuse(session, case, body)
     photos = _chosen_photos(session, keyring, case_id, referral_in.photos)
     category, port, zone = _facts(session, case)

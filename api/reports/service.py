@@ -32,7 +32,7 @@ from api.crypto import (
 )
 from api.db import next_hour, to_hour
 from api.errors import FieldProblem, Invalid, NotFound, Unauthorized
-from api.i18n import N_, translate
+from api.i18n import N_, in_language, translate
 from api.multipart import UploadedFile
 from api.ports import service as ports_service
 from api.proofs import service as proofs_service
@@ -625,7 +625,7 @@ def reporter_view(
         status=report.status,
         status_label=_status_label(session, report, language),
         kind=Kind(report.kind),
-        category=translate(category.name, language) if category else "",
+        category=(in_language(category.names, language) or category.name) if category else "",
         received_hour=report.received_hour,
         timeline=[
             TimelineEvent(

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends
 from api.deps import KeyRingDep, Now, SessionDep, require
 from api.errors import STAFF_ONLY, error_responses
 from api.ids import Id
+from api.moves import MoveIn
 from api.policy import Permission
 from api.routing import service
-from api.routing.schemas import MoveIn, RuleIn, RulePublic
+from api.routing.schemas import RuleIn, RulePublic
 from api.staff.models import Staff
 
 router = APIRouter(prefix="/routing-rules", tags=["configuration"], responses=STAFF_ONLY)

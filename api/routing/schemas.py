@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.agencies.schemas import required_text
@@ -65,14 +63,3 @@ class RulePublic(BaseModel):
     zone_name: str | None
     min_severity: int | None
     active: bool
-
-
-class Direction(StrEnum):
-    up = "up"
-    down = "down"
-
-
-class MoveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    direction: Direction

@@ -19,13 +19,15 @@ from api.agencies.models import Body, RoutingRule
 from api.audit import service as audit_service
 from api.cases.models import Case
 from api.crypto import KeyRing
-from api.errors import FieldProblem, Invalid, NotFound
+from api.errors import FieldProblem, Forbidden, Invalid, NotFound
 from api.i18n import N_
+from api.moves import Direction
 from api.policy import Permission
 from api.ports import service as ports_service
 from api.ports.models import Port, Zone
 from api.reports.schemas import Kind
-from api.routing.schemas import Direction, RuleIn, RulePublic
+from api.routing.schemas import RuleIn, RulePublic
+from api.staff import service as staff_service
 from api.staff.models import Staff
 from api.staff.service import authorize
 from api.taxonomy import service as taxonomy_service
@@ -100,10 +102,14 @@ class _Conditions:
     zone_id: int | None
 
 
-def _resolve(session: Session, rule_in: RuleIn) -> _Conditions:
-    """The ids behind the codes of ``rule_in``; every unknown code is named at once."""
+def _resolve(session: Session, actor: Staff, rule_in: RuleIn) -> _Conditions:
+    """The ids behind the codes of ``rule_in``; every unknown code is named at once. A body
+    or a port ``actor`` does not see is unknown to them, and one limited to some ports
+    writes rules for one of those ports only."""
     problems: list[FieldProblem] = []
-    body_id = session.exec(select(Body.id).where(Body.code == rule_in.body)).first()
+    visible = staff_service.visible_ports(session=session, actor=actor)
+    body = agencies_service.find_body_for(session=session, actor=actor, code=rule_in.body)
+    body_id = body.id if body else None
     if body_id is None:
         problems.append(FieldProblem("body", N_("There is no such receiving body.")))
     category_id: int | None = None
@@ -120,10 +126,12 @@ def _resolve(session: Session, rule_in: RuleIn) -> _Conditions:
     port_id: int | None = None
     if rule_in.port is not None:
         port = ports_service.find_port(session=session, code=rule_in.port)
-        if port is None:
+        if port is None or (visible is not None and port.id not in visible):
             problems.append(FieldProblem("port", N_("There is no such port.")))
         else:
             port_id = port.id
+    elif visible is not None:
+        problems.append(FieldProblem("port", N_("Choose one of your ports.")))
     zone_id: int | None = None
     if rule_in.zone is not None:
         if rule_in.port is None:
@@ -186,20 +194,61 @@ def _ordered(session: Session) -> list[RoutingRule]:
     return list(session.exec(query).all())
 
 
+def _sees(session: Session, actor: Staff, rule: RoutingRule) -> bool:
+    """One limited to some ports sees the rules of those ports and of every port, whose
+    body they see too (agencies_service.sees_body)."""
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    if ports is None:
+        return True
+    body = session.get(Body, rule.body_id)
+    return (
+        (rule.port_id is None or rule.port_id in ports)
+        and body is not None
+        and agencies_service.sees_body(session=session, actor=actor, body=body)
+    )
+
+
+def _visible(session: Session, actor: Staff) -> list[RoutingRule]:
+    """The rules ``actor`` sees (see :func:`_sees`), in order."""
+    query = select(RoutingRule).order_by(col(RoutingRule.position), col(RoutingRule.id))
+    ports = staff_service.visible_ports(session=session, actor=actor)
+    body_seen = agencies_service.visible_condition(ports)
+    if ports is not None and body_seen is not None:
+        query = query.join(Body, col(Body.id) == col(RoutingRule.body_id)).where(
+            col(RoutingRule.port_id).is_(None) | col(RoutingRule.port_id).in_(ports), body_seen
+        )
+    return list(session.exec(query).all())
+
+
 def list_rules(*, session: Session, actor: Staff) -> list[RulePublic]:
     authorize(actor, Permission.read_routing)
-    return _views(session, _ordered(session))
+    return _views(session, _visible(session, actor))
 
 
-def get_rule(*, session: Session, actor: Staff, rule_id: int) -> RulePublic:
-    authorize(actor, Permission.read_routing)
-    return _views(session, [_rule(session, rule_id)])[0]
+def get_rule(
+    *, session: Session, actor: Staff, rule_id: int, to_change: bool = False
+) -> RulePublic:
+    """The rule, if ``actor`` sees it; ``to_change``: if they may change it too."""
+    authorize(actor, Permission.manage_staff if to_change else Permission.read_routing)
+    return _views(session, [_rule(session, actor, rule_id, to_change=to_change)])[0]
 
 
-def _rule(session: Session, rule_id: int) -> RoutingRule:
+def _rule(session: Session, actor: Staff, rule_id: int, *, to_change: bool = False) -> RoutingRule:
+    """The rule, if ``actor`` sees it; ``to_change``: if they may change it. A rule of every
+    port is changed only by an administrator of every port: it applies in every port."""
     rule = session.get(RoutingRule, rule_id)
-    if rule is None:
+    if rule is None or not _sees(session, actor, rule):
         raise NotFound(N_("There is no such routing rule."))
+    if (
+        to_change
+        and rule.port_id is None
+        and staff_service.visible_ports(session=session, actor=actor) is not None
+    ):
+        raise Forbidden(
+            N_(
+                "This rule applies in every port: only an administrator of every port can change it."
+            )
+        )
     return rule
 
 
@@ -231,7 +280,7 @@ def create_rule(
 ) -> RulePublic:
     """A new rule, read after every rule there is."""
     authorize(actor, Permission.manage_staff)
-    conditions = _resolve(session, rule_in)
+    conditions = _resolve(session, actor, rule_in)
     last = session.exec(select(func.max(RoutingRule.position))).one()
     rule = RoutingRule(
         position=(last or 0) + 1,
@@ -282,8 +331,8 @@ def update_rule(
 ) -> RulePublic:
     """Replace the rule's conditions, body, name and state; its place in the order stays."""
     authorize(actor, Permission.manage_staff)
-    rule = _rule(session, rule_id)
-    conditions = _resolve(session, rule_in)
+    rule = _rule(session, actor, rule_id, to_change=True)
+    conditions = _resolve(session, actor, rule_in)
     wanted = {
         "name": rule_in.name,
         "body_id": conditions.body_id,
@@ -322,15 +371,22 @@ def move_rule(
     direction: Direction,
     now: datetime,
 ) -> list[RulePublic]:
-    """Swap the rule with the one before (up) or after (down) it; the first rule cannot go
-    up nor the last down, which changes nothing. Returns every rule in the new order."""
+    """Move the rule just before (up) or after (down) the rule before or after it among
+    those ``actor`` sees; the first rule cannot go up nor the last down, which changes
+    nothing. Only the moved rule changes place: the rules one does not see keep their
+    order, so moving a rule of one's own port changes nothing in any other port. Returns
+    every rule ``actor`` sees, in the new order."""
     authorize(actor, Permission.manage_staff)
-    rule = _rule(session, rule_id)
+    rule = _rule(session, actor, rule_id, to_change=True)
     rules = _ordered(session)
-    index = rules.index(rule)
+    seen = _visible(session, actor)
+    index = seen.index(rule)
     other = index - 1 if direction == Direction.up else index + 1
-    if 0 <= other < len(rules):
-        rules[index], rules[other] = rules[other], rules[index]
+    if 0 <= other < len(seen):
+        neighbour = seen[other]
+        rules.remove(rule)
+        place = rules.index(neighbour)
+        rules.insert(place if direction == Direction.up else place + 1, rule)
         # Numbered afresh, so equal or missing positions from older data sort out too.
         for position, each in enumerate(rules, start=1):
             if each.position != position:
@@ -347,14 +403,14 @@ def move_rule(
             direction=direction.value,
             position=rule.position,
         )
-    return _views(session, rules)
+    return _views(session, _visible(session, actor))
 
 
 def delete_rule(
     *, session: Session, keyring: KeyRing, actor: Staff, rule_id: int, now: datetime
 ) -> None:
     authorize(actor, Permission.manage_staff)
-    rule = _rule(session, rule_id)
+    rule = _rule(session, actor, rule_id, to_change=True)
     body = session.get(Body, rule.body_id)
     _audit(
         session,

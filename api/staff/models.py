@@ -34,6 +34,18 @@ class Staff(SQLModel, table=True):
         return self.display_name or self.email
 
 
+class StaffPort(SQLModel, table=True):
+    """A port a triager or administrator may see. None for a staff member: every port.
+
+    Deleting a port while someone is limited to it is refused (no cascade on the port):
+    losing their last row would widen them to every port."""
+
+    __tablename__ = "staff_port"
+
+    staff_id: int = Field(foreign_key="staff.id", primary_key=True, ondelete="CASCADE")
+    port_id: int = Field(foreign_key="port.id", primary_key=True)
+
+
 class RecoveryCode(SQLModel, table=True):
     """One of ten single-use codes for when the phone with the authenticator is lost."""
 

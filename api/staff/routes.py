@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlmodel import Session
 
 from api.deps import (
     STAFF_COOKIE,
@@ -33,6 +34,7 @@ from api.staff.schemas import (
     SignInIn,
     StaffCreate,
     StaffCreated,
+    StaffPorts,
     StaffPublic,
 )
 
@@ -42,7 +44,7 @@ OwnAccount = Annotated[Staff, Depends(require(Permission.own_account))]
 Administrator = Annotated[Staff, Depends(require(Permission.manage_staff))]
 
 
-def public_view(staff: Staff) -> StaffPublic:
+def public_view(session: Session, staff: Staff) -> StaffPublic:
     assert staff.id is not None
     return StaffPublic(
         id=staff.id,
@@ -52,6 +54,7 @@ def public_view(staff: Staff) -> StaffPublic:
         body_id=staff.body_id,
         active=staff.active,
         second_factor=staff.totp_enabled,
+        ports=service.port_codes(session=session, staff=staff),
     )
 
 
@@ -180,7 +183,7 @@ def accept_invitation(
     staff = service.accept_invitation(
         session=session, keyring=keyring, token=token, password=body.password, now=now
     )
-    return public_view(staff)
+    return public_view(session, staff)
 
 
 @router.delete("/session", status_code=204, summary="Sign out", responses=STAFF_ONLY)
@@ -198,8 +201,8 @@ def sign_out(
 
 
 @router.get("/me", summary="Who I am", responses=STAFF_ONLY)
-def me(actor: OwnAccount) -> StaffPublic:
-    return public_view(actor)
+def me(actor: OwnAccount, session: SessionDep) -> StaffPublic:
+    return public_view(session, actor)
 
 
 @router.post("/me/password", status_code=204, summary="Change my password", responses=STAFF_ONLY)
@@ -245,7 +248,9 @@ def sign_out_everywhere(
 
 @router.get("/accounts", summary="Every staff account", responses=STAFF_ONLY)
 def list_accounts(actor: Administrator, session: SessionDep) -> list[StaffPublic]:
-    return [public_view(staff) for staff in service.list_accounts(session=session, actor=actor)]
+    return [
+        public_view(session, staff) for staff in service.list_accounts(session=session, actor=actor)
+    ]
 
 
 @router.post(
@@ -271,11 +276,12 @@ def create_account(
         display_name=body.display_name,
         body_id=body.body_id,
         language=body.language,
+        ports=body.ports,
         now=now,
     )
     base = str(request.base_url).rstrip("/")
     return StaffCreated(
-        account=public_view(account.staff),
+        account=public_view(session, account.staff),
         invitation_url=f"{base}/admin/welcome/{account.invitation}",
     )
 
@@ -291,7 +297,7 @@ def disable(
     staff = service.set_active(
         session=session, keyring=keyring, actor=actor, staff_id=staff_id, active=False, now=now
     )
-    return public_view(staff)
+    return public_view(session, staff)
 
 
 @router.post(
@@ -305,7 +311,26 @@ def enable(
     staff = service.set_active(
         session=session, keyring=keyring, actor=actor, staff_id=staff_id, active=True, now=now
     )
-    return public_view(staff)
+    return public_view(session, staff)
+
+
+@router.put(
+    "/accounts/{staff_id}/ports",
+    summary="Limit a triager or an administrator to some ports (none: every port)",
+    responses={**STAFF_ONLY, **error_responses(404, 409, 422)},
+)
+def put_ports(
+    staff_id: Id,
+    body: StaffPorts,
+    actor: Administrator,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+) -> StaffPublic:
+    staff = service.set_ports(
+        session=session, keyring=keyring, actor=actor, staff_id=staff_id, ports=body.ports, now=now
+    )
+    return public_view(session, staff)
 
 
 @router.post(
@@ -326,4 +351,6 @@ def reset_second_factor(
     )
     staff = service.get_account(session=session, actor=actor, staff_id=staff_id)
     base = str(request.base_url).rstrip("/")
-    return StaffCreated(account=public_view(staff), invitation_url=f"{base}/admin/welcome/{token}")
+    return StaffCreated(
+        account=public_view(session, staff), invitation_url=f"{base}/admin/welcome/{token}"
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +39,13 @@ class EnrolledOut(BaseModel):
     csrf_token: str
 
 
+PortCode = Annotated[str, Field(max_length=16)]
+PORTS_DESCRIPTION = (
+    "The codes of the ports a triager or an administrator is limited to; empty for every "
+    "port. Only an administrator of every port chooses them."
+)
+
+
 class StaffPublic(BaseModel):
     id: int
     email: str
@@ -46,6 +54,7 @@ class StaffPublic(BaseModel):
     body_id: int | None
     active: bool
     second_factor: bool
+    ports: list[str] = Field(description=PORTS_DESCRIPTION)
 
 
 class StaffCreate(BaseModel):
@@ -56,6 +65,15 @@ class StaffCreate(BaseModel):
     display_name: str = Field(default="", max_length=120)
     body_id: Id | None = None
     language: str = Field(default="en", max_length=8)
+    ports: list[PortCode] = Field(
+        default_factory=list, max_length=200, description=PORTS_DESCRIPTION
+    )
+
+
+class StaffPorts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ports: list[PortCode] = Field(max_length=200, description=PORTS_DESCRIPTION)
 
 
 class StaffCreated(BaseModel):

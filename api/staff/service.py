@@ -33,8 +33,9 @@ from api.errors import (
 from api.i18n import LANGUAGES, N_
 from api.ids import is_id
 from api.policy import Permission, Role, allows
+from api.ports.models import Port
 from api.staff import passwords, totp
-from api.staff.models import Invitation, RecoveryCode, Staff, StaffSession
+from api.staff.models import Invitation, RecoveryCode, Staff, StaffPort, StaffSession
 
 IDLE_LIMIT = timedelta(minutes=30)
 ABSOLUTE_LIMIT = timedelta(hours=12)
@@ -50,6 +51,74 @@ def authorize(actor: Staff, permission: Permission) -> None:
     """The policy, in the service layer: refuse unless the actor's role grants it."""
     if not actor.active or not allows(actor.role, permission):
         raise Forbidden(N_("You are not allowed to do this."))
+
+
+# Ports ----------------------------------------------------------------------------------------
+
+# The roles an account of which may be limited to some ports. A liaison officer already sees
+# only the referrals to their own body, and an auditor reads the whole audit log.
+PORT_ROLES = frozenset({Role.triager, Role.administrator})
+ONLY_UNLIMITED_CHOOSE_PORTS = N_(
+    "Only an administrator of every port chooses the ports of an account."
+)
+NO_PORTS_FOR_ROLE = N_(
+    "Only triagers and administrators can be limited to some ports: a liaison officer sees "
+    "the referrals to their own body, an auditor the whole audit log."
+)
+
+
+def visible_ports(*, session: Session, actor: Staff) -> frozenset[int] | None:
+    """The ids of the ports whose cases, bodies, routing rules and figures ``actor`` may
+    see, or None for every port: an account with no ports chosen, as every account was
+    before ports could be chosen. Every listing and every look-up of those objects asks
+    this, so that what lies in another port answers as if it did not exist."""
+    if actor.id is None:
+        return None
+    found = session.exec(select(StaffPort.port_id).where(StaffPort.staff_id == actor.id)).all()
+    return frozenset(found) or None
+
+
+def sees_port(*, session: Session, actor: Staff, port_id: int | None) -> bool:
+    ports = visible_ports(session=session, actor=actor)
+    return ports is None or port_id in ports
+
+
+def port_codes(*, session: Session, staff: Staff) -> list[str]:
+    """The codes of the ports ``staff`` is limited to, by code; empty for every port."""
+    query = (
+        select(Port.code)
+        .join(StaffPort, col(StaffPort.port_id) == col(Port.id))
+        .where(StaffPort.staff_id == staff.id)
+        .order_by(col(Port.code))
+    )
+    return list(session.exec(query).all())
+
+
+def _scope_text(codes: Sequence[str]) -> str:
+    """How the audit log writes an account's ports."""
+    return ",".join(codes) if codes else "all"
+
+
+def _resolve_ports(session: Session, codes: Sequence[str]) -> list[Port]:
+    """The ports of ``codes`` (inactive ones too), each once; an unknown code is named."""
+    found: dict[str, Port] = {}
+    for code in codes:
+        port = session.exec(select(Port).where(Port.code == code)).first()
+        if port is None or port.id is None:
+            raise invalid_field("ports", N_("There is no port {code}."), code=code)
+        found[port.code] = port
+    return sorted(found.values(), key=lambda port: port.code)
+
+
+def _manages(session: Session, actor: Staff, staff: Staff) -> bool:
+    """Whether ``actor`` may see and act on the account ``staff``. An administrator limited
+    to some ports manages only the triagers and administrators of ports they have; taking
+    over anyone else's account would give them what lies beyond their ports."""
+    mine = visible_ports(session=session, actor=actor)
+    if mine is None:
+        return True
+    theirs = visible_ports(session=session, actor=staff)
+    return staff.role in PORT_ROLES and theirs is not None and theirs <= mine
 
 
 def _token_hash(token: str) -> str:
@@ -111,10 +180,17 @@ def create_account(
     display_name: str = "",
     body_id: int | None = None,
     language: str = "en",
+    ports: Sequence[str] = (),
 ) -> NewAccount:
-    """A new account with no password yet; ``actor`` None is the command line's bootstrap."""
+    """A new account with no password yet; ``actor`` None is the command line's bootstrap.
+
+    ``ports`` (codes) limits a triager or an administrator to those ports; none means every
+    port. An administrator limited to some ports creates only triagers and administrators,
+    and they get that administrator's own ports."""
+    limited_to: frozenset[int] | None = None
     if actor is not None:
         authorize(actor, Permission.manage_staff)
+        limited_to = visible_ports(session=session, actor=actor)
     email = email.strip().lower()
     if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
         raise Invalid(
@@ -136,6 +212,20 @@ def create_account(
         and (not is_id(body_id) or session.get(Body, body_id) is None)
     ):
         raise invalid_field("body_id", N_("There is no such receiving body."))
+    chosen = _resolve_ports(session, ports)
+    if chosen and role not in PORT_ROLES:
+        raise invalid_field("ports", NO_PORTS_FOR_ROLE)
+    if limited_to is not None:
+        if chosen:
+            raise Forbidden(ONLY_UNLIMITED_CHOOSE_PORTS)
+        if role not in PORT_ROLES:
+            raise Forbidden(
+                N_(
+                    "An administrator limited to some ports creates only triagers and "
+                    "administrators, for their own ports."
+                )
+            )
+        chosen = list(session.exec(select(Port).where(col(Port.id).in_(limited_to))))
     if session.exec(select(Staff).where(Staff.email == email)).first() is not None:
         raise Conflict(
             N_("An account with this e-mail address already exists."),
@@ -153,33 +243,102 @@ def create_account(
     )
     session.add(staff)
     session.flush()
+    assert staff.id is not None
+    session.add_all(StaffPort(staff_id=staff.id, port_id=port.id or 0) for port in chosen)
+    session.flush()
     token = _invite(session, staff, now)
-    _audit(session, keyring, "staff.created", now, actor=actor, target=staff, role=str(role))
+    _audit(
+        session,
+        keyring,
+        "staff.created",
+        now,
+        actor=actor,
+        target=staff,
+        role=str(role),
+        ports=_scope_text(sorted(port.code for port in chosen)),
+    )
     return NewAccount(staff, token)
 
 
 def list_accounts(*, session: Session, actor: Staff) -> Sequence[Staff]:
+    """Every account the actor manages (see :func:`_manages`), by e-mail address."""
     authorize(actor, Permission.manage_staff)
-    return session.exec(select(Staff).order_by(col(Staff.email))).all()
+    accounts = session.exec(select(Staff).order_by(col(Staff.email))).all()
+    if visible_ports(session=session, actor=actor) is None:
+        return accounts
+    return [staff for staff in accounts if _manages(session, actor, staff)]
 
 
-def triagers(*, session: Session, actor: Staff) -> Sequence[Staff]:
+def triagers(*, session: Session, actor: Staff, port_id: int | None = None) -> Sequence[Staff]:
     """Who a case can be assigned to, for a triager choosing or filtering by assignee;
-    disabled accounts too, since cases may still be theirs."""
+    disabled accounts too, since cases may still be theirs. With ``port_id``, only those
+    who see that port."""
     authorize(actor, Permission.triage)
     query = (
         select(Staff)
         .where(Staff.role == Role.triager.value)
         .order_by(col(Staff.display_name), col(Staff.email))
     )
+    if port_id is not None:
+        limited = select(StaffPort.staff_id)
+        seeing = select(StaffPort.staff_id).where(StaffPort.port_id == port_id)
+        query = query.where(col(Staff.id).not_in(limited) | col(Staff.id).in_(seeing))
     return session.exec(query).all()
 
 
 def get_account(*, session: Session, actor: Staff, staff_id: int) -> Staff:
     authorize(actor, Permission.manage_staff)
     staff = session.get(Staff, staff_id)
-    if staff is None:
+    if staff is None or not _manages(session, actor, staff):
         raise NotFound(N_("There is no such account."))
+    return staff
+
+
+def ports_editable(*, session: Session, actor: Staff, staff_id: int) -> Staff:
+    """The account whose ports ``actor`` is about to choose, if they may: only an
+    administrator of every port, for a triager's or an administrator's account other than
+    their own."""
+    authorize(actor, Permission.manage_staff)
+    if visible_ports(session=session, actor=actor) is not None:
+        raise Forbidden(ONLY_UNLIMITED_CHOOSE_PORTS)
+    staff = get_account(session=session, actor=actor, staff_id=staff_id)
+    if staff.id == actor.id:
+        # One could lock oneself out of choosing ports, and no one else might be left to.
+        raise Conflict(N_("You cannot change the ports of your own account."))
+    if staff.role not in PORT_ROLES:
+        raise Conflict(NO_PORTS_FOR_ROLE)
+    return staff
+
+
+def set_ports(
+    *,
+    session: Session,
+    keyring: KeyRing,
+    actor: Staff,
+    staff_id: int,
+    ports: Sequence[str],
+    now: datetime,
+) -> Staff:
+    """Limit a triager or an administrator to ``ports`` (codes), or none for every port.
+    It takes effect on the person's next request."""
+    staff = ports_editable(session=session, actor=actor, staff_id=staff_id)
+    chosen = _resolve_ports(session, ports)
+    session.refresh(staff, with_for_update=True)  # two changes at once take turns
+    before = port_codes(session=session, staff=staff)
+    after = [port.code for port in chosen]
+    if before != after:
+        session.exec(delete(StaffPort).where(col(StaffPort.staff_id) == staff_id))
+        session.add_all(StaffPort(staff_id=staff_id, port_id=port.id or 0) for port in chosen)
+        session.flush()
+        _audit(
+            session,
+            keyring,
+            "staff.ports_changed",
+            now,
+            actor=actor,
+            target=staff,
+            ports=f"{_scope_text(before)} -> {_scope_text(after)}",
+        )
     return staff
 
 

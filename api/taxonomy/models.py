@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
 
 
 class Category(SQLModel, table=True):
-    """One kind of thing a reporter can report; its English name is the catalog msgid."""
+    """One kind of thing a reporter can report, named and explained in each language
+    (``names``, ``hints``); ``name`` and ``hint`` are the English ones."""
 
     __tablename__ = "category"
 
@@ -14,6 +15,8 @@ class Category(SQLModel, table=True):
     kind: str = Field(sa_type=String(16), index=True)
     name: str = Field(sa_type=String(160))
     hint: str = Field(sa_type=String(400), default="")
+    names: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    hints: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     cargo_relevant: bool = False
     position: int = 0
     active: bool = True

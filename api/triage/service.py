@@ -20,6 +20,7 @@ from api.referrals import service as referrals_service
 from api.referrals.models import LIVE_STATUSES, Referral
 from api.reports import service as reports_service
 from api.reports.models import ReportExclusion
+from api.staff import service as staff_service
 from api.staff.models import Staff
 from api.taxonomy import service as taxonomy_service
 from api.triage.models import CaseNote
@@ -270,6 +271,10 @@ def update(
                 or not allows(assignee.role, Permission.triage)
             ):
                 raise invalid_field("assignee_id", N_("Choose a triager with an active account."))
+            if not staff_service.sees_port(session=session, actor=assignee, port_id=case.port_id):
+                raise invalid_field(
+                    "assignee_id", N_("Choose a triager who looks after this case's port.")
+                )
         case.assignee_id = changes.assignee_id
     if changes.tags is not None:
         cases_service.set_tags(session=session, case=case, tags=changes.tags)
@@ -346,8 +351,14 @@ def link(
     below, which then refuses, or is refused itself once the report is in."""
     target = cases_service.get_case(session=session, actor=actor, case_id=case_id)
     report = reports_service.find_by_reference(session=session, reference=report_reference)
-    if report is None or report.case_id is None or target.id is None:
+    if (
+        report is None
+        or target.id is None
+        or not cases_service.sees_case(session=session, actor=actor, case_id=report.case_id)
+    ):
+        # A report of a port the triager does not see is not there for them either.
         raise NotFound(N_("There is no such report."))
+    assert report.case_id is not None
     old_case_id = report.case_id
     cases_service.lock(session=session, case_ids=[target.id, old_case_id])
     session.refresh(report)

@@ -84,6 +84,7 @@ class TestRoutes:
             "/admin/login/second-factor",
             "/admin/enrol",
             "/admin/welcome/{token}",
+            "/admin/setup",
         }
 
 

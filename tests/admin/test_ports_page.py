@@ -1,4 +1,4 @@
-"""Administrators set each port's deadlines in the console, never beyond the Directive's."""
+"""Administrators set each port's deadlines on its page, never beyond the Directive's."""
 
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ class TestPortDeadlines:
         self, console: TestClient, session: Session, keyring: KeyRing
     ) -> None:
         sign_in(console, make_person(session, keyring, role=Role.administrator))
-        page = console.get("/admin/ports")
+        page = console.get("/admin/ports/NHV")
         assert page.status_code == 200
         assert "Port of Norderhaven" in page.text and 'name="acknowledge_days"' in page.text
         saved = console.post(
-            "/admin/ports/NHV",
+            "/admin/ports/NHV/deadlines",
             data={"csrf_token": csrf_of(page.text), "acknowledge_days": "3", "feedback_days": "30"},
         )
         assert saved.status_code == 200
@@ -45,19 +45,19 @@ class TestPortDeadlines:
         self, console: TestClient, session: Session, keyring: KeyRing
     ) -> None:
         sign_in(console, make_person(session, keyring, role=Role.administrator))
-        token = csrf_of(console.get("/admin/ports").text)
+        token = csrf_of(console.get("/admin/ports/NHV").text)
         refused = console.post(
-            "/admin/ports/NHV",
+            "/admin/ports/NHV/deadlines",
             data={"csrf_token": token, "acknowledge_days": "14", "feedback_days": "abc"},
         )
         assert refused.status_code == 422
-        assert 'id="NHV-acknowledge_days-error"' in refused.text
-        assert 'id="NHV-feedback_days-error"' in refused.text
+        assert 'id="deadlines-acknowledge_days-error"' in refused.text
+        assert 'id="deadlines-feedback_days-error"' in refused.text
         assert 'value="14"' in refused.text  # what was typed is kept
         port = _port(session, "NHV")
         assert (port.acknowledge_days, port.feedback_days) == (7, 91)
         unknown = console.post(
-            "/admin/ports/XXX",
+            "/admin/ports/XXX/deadlines",
             data={"csrf_token": token, "acknowledge_days": "3", "feedback_days": "30"},
         )
         assert unknown.status_code == 404
