@@ -33,6 +33,10 @@ PURPOSES = {
     f"{PREFIX}/rules": N_(
         "See which bodies each kind of case is recommended to, and in what order the rules apply."
     ),
+    f"{PREFIX}/retention": N_(
+        "See the closed cases to be purged within two weeks, and hold those a court or an "
+        "inquiry still needs."
+    ),
     f"{PREFIX}/audit": N_("Read the tamper-evident log of who saw or changed what, and when."),
     f"{PREFIX}/account": N_("Change your password and sign out on your other devices."),
 }

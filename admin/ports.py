@@ -1,10 +1,11 @@
 """Ports as administrators configure them: the list and a new port; each port's names,
-languages, country, time zone and legal deadlines; its zones and emergency numbers, named
-per language, ordered, retired and restored (retiring asks first).
+languages, country, time zone, legal deadlines and retention; its zones and emergency
+numbers, named per language, ordered, retired and restored (retiring asks first).
 
 The pages only gather what the forms say: api/ports/config.py checks it, makes the change
 and audits it. The deadlines are days to acknowledge a report and to give the reporter
-feedback (EU Directive 2019/1937), never longer than the Directive's."""
+feedback (EU Directive 2019/1937), never longer than the Directive's; the retention is how
+long closed cases are kept before they are purged (api/retention/policy.py)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ from api.ports.schemas import (
     ZoneIn,
     ZoneKind,
 )
+from api.retention import policy as retention_policy
+from api.retention.schemas import RetentionIn
 from api.staff import service as staff_service
 from api.staff.models import Staff
 
@@ -88,6 +91,10 @@ NOTICES: dict[str, str] = {
     "created": N_("The port is added. Add its zones and emergency numbers below."),
     "saved": N_("The port is saved."),
     "deadlines": N_("The deadlines are saved. Cases opened from now on follow them."),
+    "retention": N_(
+        "The retention is saved. Closed cases of the port, those closed already too, are "
+        "kept that many days, then purged."
+    ),
     "retired": N_("The port is retired: reporters no longer see it. Its cases keep it."),
     "restored": N_("The port is restored: reporters see it again."),
     "zone_added": N_("The zone is added at the end of the list."),
@@ -301,6 +308,7 @@ def _port_page(
             "acknowledge_days": str(port.acknowledge_days),
             "feedback_days": str(port.feedback_days),
         },
+        "retention": {"retention_days": str(port.retention_days)},
         "new-zone": {"code": "", "kind": ""},
         "new-number": {"number": ""},
     }
@@ -321,6 +329,8 @@ def _port_page(
             "zone_kinds": ZONE_KIND_NAMES,
             "maximum_acknowledge": ports_service.MAX_ACKNOWLEDGE_DAYS,
             "maximum_feedback": ports_service.MAX_FEEDBACK_DAYS,
+            "minimum_retention": retention_policy.MIN_RETENTION_DAYS,
+            "maximum_retention": retention_policy.MAX_RETENTION_DAYS,
         },
         staff=actor,
         status_code=status_code,
@@ -479,6 +489,45 @@ def save_deadlines(
         )
 
     return attempt(session, change, done_url=_port_url(code, "deadlines"), refused=refused)
+
+
+@router.post(PORTS_URL + "/{code}/retention")
+def save_retention(
+    request: Request,
+    code: PortCode,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
+    actor: Administrator,
+    retention_days: FormText = "",
+) -> Response:
+    port = ports_config.port_view(session=session, actor=actor, code=code)
+    values = {"retention_days": retention_days[:5]}
+
+    def change() -> None:
+        retention = _valid(RetentionIn, values)
+        retention_policy.set_retention(
+            session=session,
+            keyring=keyring,
+            actor=actor,
+            code=code,
+            days=retention.retention_days,
+            now=now,
+        )
+
+    def refused(error: DomainError) -> Response:
+        return _port_page(
+            request,
+            session,
+            actor,
+            port,
+            form="retention",
+            posted=values,
+            problems=Problems.of(error),
+            status_code=error.status,
+        )
+
+    return attempt(session, change, done_url=_port_url(code, "retention"), refused=refused)
 
 
 @router.get(PORTS_URL + "/{code}/retire")

@@ -16,6 +16,7 @@ from admin import (
     queue,
     refer,
     referrals,
+    retention,
     rules,
     setup,
     signin,
@@ -41,5 +42,6 @@ router.include_router(case.router)
 router.include_router(refer.router)
 router.include_router(referrals.router)
 router.include_router(dashboard.router)
+router.include_router(retention.router)
 
 __all__ = ["error_page", "router"]

@@ -81,6 +81,7 @@ NAVIGATION = (
     NavItem(f"{PREFIX}/rules", N_("Routing rules"), Permission.read_routing),
     NavItem(f"{PREFIX}/ports", N_("Ports and deadlines"), Permission.manage_staff),
     NavItem(f"{PREFIX}/categories", N_("Categories"), Permission.manage_staff),
+    NavItem(f"{PREFIX}/retention", N_("Retention"), Permission.manage_staff),
     NavItem(f"{PREFIX}/audit", N_("Audit"), Permission.read_audit),
     NavItem(f"{PREFIX}/account", N_("My account"), Permission.own_account),
 )

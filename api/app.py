@@ -33,6 +33,7 @@ from api.referrals.routes import liaison_router
 from api.referrals.routes import router as referrals_router
 from api.reports.routes import router as reports_router
 from api.reports.schemas import ReportCreate
+from api.retention.routes import router as retention_router
 from api.routing.routes import router as routing_router
 from api.staff.routes import router as staff_router
 from api.taxonomy.routes import router as categories_router
@@ -101,6 +102,7 @@ def create_app(
     api.include_router(routing_router)
     api.include_router(referrals_router)
     api.include_router(liaison_router)
+    api.include_router(retention_router)
     app.include_router(api)
     app.include_router(admin_router)
     app.include_router(mobile_router, dependencies=[Public])

@@ -340,8 +340,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from api import worker
     from api.logs import logging_config
-    from api.referrals import worker
 
     logging.config.dictConfig(logging_config(settings.log_level))
     # Started with the server on a new database, the worker may be first: it migrates too.
@@ -475,9 +475,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(handler=cmd_staff_create)
 
     worker = commands.add_parser(
-        "worker", help="deliver the outbox's notices to receiving bodies (e-mail, webhook)"
+        "worker",
+        help="do the background work: referral notices (e-mail, webhook), retention purges",
+        description="Delivers the outbox's notices to receiving bodies and works the jobs "
+        "(the retention sweep every PORTLINE_RETENTION_SWEEP_SECONDS, one purge per closed "
+        "case past its port's retention). Run as many as you like: each job is done once.",
     )
-    worker.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    worker.add_argument(
+        "--once", action="store_true", help="do what is due now (notices and jobs), then exit"
+    )
     worker.set_defaults(handler=cmd_worker)
 
     audit = commands.add_parser("audit", help="the audit log")

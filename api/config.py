@@ -73,6 +73,21 @@ class Settings(BaseSettings):
         description="How long a taken notice stays with its worker; keep it above the timeout.",
     )
     delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    job_max_attempts: int = Field(
+        default=5, ge=1, le=100, description="Attempts before a background job is marked failed."
+    )
+    job_lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86_400,
+        description="How long a taken job stays with its worker before another may take it.",
+    )
+    retention_sweep_seconds: int = Field(
+        default=3600,
+        ge=1,
+        le=7 * 86_400,
+        description="How often a worker looks for closed cases due to be purged.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -59,6 +59,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Erasure (api/retention/purge.py): deleted rows are overwritten with zeros, and a
+        # new database gives freed pages back to the file system when asked (a database
+        # made before this is converted by its first reclaim_space).
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -3,6 +3,7 @@
 from api.agencies.models import Body, BodyJurisdiction, RoutingRule
 from api.audit.models import AuditEntry, AuditHead
 from api.cases.models import Case, CaseEntity, CaseTag
+from api.jobs.models import Job, Schedule
 from api.keystore.models import KeyCheck
 from api.ports.models import EmergencyNumber, Port, Zone
 from api.proofs.models import SpentProof
@@ -21,6 +22,7 @@ from api.reports.models import (
     ReportExclusion,
     Submission,
 )
+from api.retention.models import PurgedCount
 from api.staff.models import Invitation, RecoveryCode, Staff, StaffPort, StaffSession
 from api.taxonomy.models import Category
 from api.triage.models import CaseNote
@@ -40,10 +42,12 @@ __all__ = [
     "DraftAttachment",
     "EmergencyNumber",
     "Invitation",
+    "Job",
     "KeyCheck",
     "Message",
     "OutboxJob",
     "Port",
+    "PurgedCount",
     "RecoveryCode",
     "Referral",
     "ReferralAttachment",
@@ -51,6 +55,7 @@ __all__ = [
     "Report",
     "ReportExclusion",
     "RoutingRule",
+    "Schedule",
     "SpentProof",
     "Staff",
     "StaffPort",

@@ -41,6 +41,7 @@ class TestOpenAPI:
                     "/api/v1/bodies",
                     "/api/v1/routing-rules",
                     "/api/v1/referrals",
+                    "/api/v1/retention",
                 )
             )
             for path in spec["paths"]

@@ -84,6 +84,15 @@ def _rule(session: Session, name: str, body: Body | int, port: str | None) -> in
     return rule.id
 
 
+def _case_reference(session: Session, case_id: int) -> str:
+    return session.exec(select(Case.reference).where(Case.id == case_id)).one()
+
+
+def _names_a_case_by_reference(path: str) -> bool:
+    """A legal hold names its case by the case's reference, not by its id."""
+    return path.endswith("/legal-hold") or path.startswith("/admin/retention/")
+
+
 @dataclass
 class Ports:
     """An NHV case (with a photo, a referral, its notice and a body's question) and a KVL
@@ -91,6 +100,7 @@ class Ports:
 
     nhv_report: str
     nhv_case: int
+    nhv_case_reference: str
     nhv_referral: str
     nhv_job: int
     nhv_question: int
@@ -142,6 +152,7 @@ def _ports(client: TestClient, session: Session, keyring: KeyRing) -> Ports:
     return Ports(
         nhv_report=nhv["reference"],
         nhv_case=nhv_case,
+        nhv_case_reference=_case_reference(session, nhv_case),
         nhv_referral=reference,
         nhv_job=job.id,
         nhv_question=referral.next_event_seq - 1,
@@ -196,6 +207,9 @@ JSON_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/cases/{case_id}/referrals/{reference}/questions/{seq}"): {"approve": True},
     ("GET", "/api/v1/referrals/{reference}/{document}"): None,
     ("PUT", "/api/v1/ports/{code}/deadlines"): {"acknowledge_days": 5, "feedback_days": 60},
+    ("PUT", "/api/v1/ports/{code}/retention"): {"retention_days": 60},
+    ("PUT", "/api/v1/cases/{reference}/legal-hold"): {"reason": "A court case."},
+    ("DELETE", "/api/v1/cases/{reference}/legal-hold"): None,
     ("GET", "/api/v1/ports/{code}"): None,
     ("PATCH", "/api/v1/ports/{code}"): {"country": "NL"},
     ("POST", "/api/v1/ports/{code}/zones"): {
@@ -245,6 +259,10 @@ FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/admin/ports/{code}"): {},
     ("POST", "/admin/ports/{code}"): {"country": "NL"},
     ("POST", "/admin/ports/{code}/deadlines"): {"acknowledge_days": "5", "feedback_days": "60"},
+    ("POST", "/admin/ports/{code}/retention"): {"retention_days": "60"},
+    ("POST", "/admin/retention/{reference}/hold"): {"reason": "A court case."},
+    ("GET", "/admin/retention/{reference}/release"): {},
+    ("POST", "/admin/retention/{reference}/release"): {},
     ("GET", "/admin/ports/{code}/retire"): {},
     ("POST", "/admin/ports/{code}/retire"): {},
     ("POST", "/admin/ports/{code}/restore"): {},
@@ -312,6 +330,8 @@ def _fill(path: str, values: dict[str, str]) -> str:
 def _values(ports: Ports, path: str, *, hidden: bool) -> dict[str, str]:
     """What each path parameter is, for the NHV object or for one that does not exist."""
     reference = ports.nhv_referral if "referral" in path else ports.nhv_report
+    if _names_a_case_by_reference(path):
+        reference = ports.nhv_case_reference
     code = ports.nhv_body if "/bodies/" in path else "NHV"
     found = {
         "case_id": str(ports.nhv_case),
@@ -331,7 +351,13 @@ def _values(ports: Ports, path: str, *, hidden: bool) -> dict[str, str]:
     if not hidden:
         found |= {
             "case_id": str(NOTHING),
-            "reference": "F-NOTHING00" if "referral" in path else "R-NOTHING00",
+            "reference": (
+                "C-NOTHING0"
+                if _names_a_case_by_reference(path)
+                else "F-NOTHING00"
+                if "referral" in path
+                else "R-NOTHING00"
+            ),
             "job_id": str(NOTHING),
             "code": "no-such-body" if "/bodies/" in path else "XXX",
             "rule_id": str(NOTHING),
@@ -373,6 +399,11 @@ class TestEveryRouteOfAnotherPort:
         self, client: TestClient, session: Session, keyring: KeyRing, role: Role
     ) -> None:
         ports = _ports(client, session, keyring)
+        held = session.get(Case, ports.nhv_case)
+        assert held is not None
+        held.legal_hold_reason = "An inquiry."  # so that releasing it would show
+        session.add(held)
+        session.commit()
         limited, secret = _limited(session, keyring, role, "KVL")
         csrf = sign_in_staff(client, limited, secret)["X-CSRF-Token"]
         allowed = {"triage", "read_routing", "own_account"} if role == Role.triager else set()
@@ -396,6 +427,7 @@ class TestEveryRouteOfAnotherPort:
         assert case is not None
         session.refresh(case)
         assert case.status == "referred" and case.title == ""
+        assert case.legal_hold_reason == "An inquiry."
         assert session.exec(select(CaseNote).where(CaseNote.case_id == ports.nhv_case)).all() == []
         views = session.exec(
             select(AuditEntry.action).where(

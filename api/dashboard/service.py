@@ -3,7 +3,9 @@
 Only the metadata kept in clear is read (dates, kind, category, port, zone, cargo
 direction, status); what reporters wrote is sealed and never selected. The database
 counts per hour of receipt (times are stored to the hour) and Python sorts the hours
-into ISO weeks, so the same queries run on SQLite and PostgreSQL.
+into ISO weeks, so the same queries run on SQLite and PostgreSQL. Purged cases are gone
+but their counts are kept per week (api/retention/models.py) and added in, so purging
+changes no figure.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from api.cases.models import Case
@@ -37,6 +40,7 @@ from api.ports import service as ports_service
 from api.ports.models import Port, Zone
 from api.reports.models import Report
 from api.reports.schemas import CargoDirection, Kind
+from api.retention.models import PurgedCount
 from api.staff import service as staff_service
 from api.staff.models import Staff
 from api.staff.service import authorize
@@ -117,16 +121,29 @@ def dashboard(
         port_ids = frozenset({found.id})
     window = Window.ending(now, weeks)
 
-    def reports_by(dimension: ColumnElement[Any]) -> list[tuple[datetime, Any, int]]:
-        return _reports_per_hour(session, window, port_ids, dimension)
+    def reports_by(
+        dimension: ColumnElement[Any], purged: Mapped[Any]
+    ) -> list[tuple[datetime, Any, int]]:
+        return _reports_per_hour(session, window, port_ids, dimension) + _purged_reports(
+            session, window, port_ids, purged
+        )
 
-    by_kind = reports_by(func.coalesce(col(Case.kind), col(Report.kind)))
-    by_category = reports_by(func.coalesce(col(Case.category_id), col(Report.category_id)))
-    by_zone = reports_by(func.coalesce(col(Case.zone_id), col(Report.zone_id)))
-    by_cargo = reports_by(func.coalesce(col(Case.cargo_direction), col(Report.cargo_direction)))
+    by_kind = reports_by(func.coalesce(col(Case.kind), col(Report.kind)), col(PurgedCount.kind))
+    by_category = reports_by(
+        func.coalesce(col(Case.category_id), col(Report.category_id)),
+        col(PurgedCount.category_id),
+    )
+    by_zone = reports_by(
+        func.coalesce(col(Case.zone_id), col(Report.zone_id)), col(PurgedCount.zone_id)
+    )
+    by_cargo = reports_by(
+        func.coalesce(col(Case.cargo_direction), col(Report.cargo_direction)),
+        col(PurgedCount.cargo_direction),
+    )
     categories = _category_series(session, {category_id for _h, category_id, _n in by_category})
     zones = _zone_series(session, {zone_id for _h, zone_id, _n in by_zone})
     cases = _cases(session, window, port_ids)
+    purged_cases = _purged_cases(session, window, port_ids)
 
     return Dashboard(
         port=port or None,
@@ -154,9 +171,10 @@ def dashboard(
             [
                 (received, CLOSED if status == CaseStatus.closed else OPEN, 1)
                 for received, status, _acknowledged in cases
-            ],
+            ]
+            + [(week, CLOSED, count) for week, count, _on_time in purged_cases],
         ),
-        cases_acknowledged_within_7_days=_acknowledgement(window, cases, now),
+        cases_acknowledged_within_7_days=_acknowledgement(window, cases, purged_cases, now),
     )
 
 
@@ -222,6 +240,59 @@ def _cases(
     ]
 
 
+def _purged_conditions(
+    window: Window, port_ids: frozenset[int] | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        col(PurgedCount.week) >= window.first_monday,
+        col(PurgedCount.week) < window.first_monday + timedelta(weeks=window.weeks),
+    ]
+    if port_ids is not None:
+        conditions.append(col(PurgedCount.port_id).in_(port_ids))
+    return conditions
+
+
+def _week_start(monday: date) -> datetime:
+    return datetime.combine(monday, time(), UTC)
+
+
+def _purged_reports(
+    session: Session,
+    window: Window,
+    port_ids: frozenset[int] | None,
+    dimension: Mapped[Any],
+) -> list[tuple[datetime, Any, int]]:
+    """Reports of purged cases in the window, per week (dated to its Monday: the window is
+    whole weeks, so a week's reports fall in it or out of it together) and per value of
+    ``dimension``, as their case was classified when it was purged."""
+    query = (
+        select(col(PurgedCount.week), dimension, func.sum(col(PurgedCount.reports)))
+        .where(*_purged_conditions(window, port_ids), col(PurgedCount.reports) > 0)
+        .group_by(col(PurgedCount.week), dimension)
+    )
+    return [(_week_start(week), value, int(count)) for week, value, count in session.exec(query)]
+
+
+def _purged_cases(
+    session: Session, window: Window, port_ids: frozenset[int] | None
+) -> list[tuple[datetime, int, int]]:
+    """Purged cases received in the window, per week: how many (all closed) and how many
+    of them were acknowledged within 7 days (all were measurable when purged)."""
+    query = (
+        select(
+            col(PurgedCount.week),
+            func.sum(col(PurgedCount.cases)),
+            func.sum(col(PurgedCount.cases_acknowledged_within_7_days)),
+        )
+        .where(*_purged_conditions(window, port_ids), col(PurgedCount.cases) > 0)
+        .group_by(col(PurgedCount.week))
+    )
+    return [
+        (_week_start(week), int(count), int(on_time))
+        for week, count, on_time in session.exec(query)
+    ]
+
+
 def _fixed_series(
     labels: dict[str, str], hourly: Iterable[tuple[datetime, str, int]]
 ) -> list[Series]:
@@ -269,11 +340,19 @@ def _zone_series(session: Session, zone_ids: set[Any]) -> dict[Any, Series]:
 
 
 def _acknowledgement(
-    window: Window, cases: list[tuple[datetime, str, datetime | None]], now: datetime
+    window: Window,
+    cases: list[tuple[datetime, str, datetime | None]],
+    purged_cases: list[tuple[datetime, int, int]],
+    now: datetime,
 ) -> Acknowledgement:
     """Per week of receipt: how many cases were acknowledged within 7 days, out of those
     already measurable (acknowledged, or their 7 days are over)."""
     numerators, denominators, pending = [0] * window.weeks, [0] * window.weeks, [0] * window.weeks
+    for week, count, on_time in purged_cases:
+        index = window.index_of(week)
+        if 0 <= index < window.weeks:
+            denominators[index] += count
+            numerators[index] += on_time
     for received, _status, acknowledged in cases:
         index = window.index_of(received)
         if not 0 <= index < window.weeks:

@@ -98,6 +98,7 @@ def _view(session: Session, port: Port) -> PortAdmin:
         languages=port.languages,
         acknowledge_days=port.acknowledge_days,
         feedback_days=port.feedback_days,
+        retention_days=port.retention_days,
         active=port.active,
         zones=[
             ZoneAdmin(

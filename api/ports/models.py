@@ -20,6 +20,8 @@ class Port(SQLModel, table=True):
     # Deadlines of EU Directive 2019/1937, which a port may shorten or lengthen.
     acknowledge_days: int = 7
     feedback_days: int = 91
+    # Closed cases are purged this many days after closing (api.retention.policy).
+    retention_days: int = 365
     active: bool = True
 
 

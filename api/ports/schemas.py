@@ -165,6 +165,7 @@ class PortAdmin(BaseModel):
     languages: list[str]
     acknowledge_days: int
     feedback_days: int
+    retention_days: int = Field(description="Days a closed case is kept before it is purged.")
     active: bool
     zones: list[ZoneAdmin]
     emergency_numbers: list[EmergencyNumberAdmin]

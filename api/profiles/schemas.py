@@ -26,6 +26,11 @@ from api.ports.schemas import (
     check_timezone,
 )
 from api.ports.service import MAX_ACKNOWLEDGE_DAYS, MAX_FEEDBACK_DAYS
+from api.retention.policy import (
+    DEFAULT_RETENTION_DAYS,
+    MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+)
 
 
 class ZoneProfile(BaseModel):
@@ -106,6 +111,10 @@ class PortProfile(BaseModel):
     languages: Annotated[Languages, AfterValidator(check_languages)]
     acknowledge_days: int = Field(default=MAX_ACKNOWLEDGE_DAYS, ge=1, le=MAX_ACKNOWLEDGE_DAYS)
     feedback_days: int = Field(default=91, ge=1, le=MAX_FEEDBACK_DAYS)
+    # Days a closed case is kept before it is purged (api.retention.policy).
+    retention_days: int = Field(
+        default=DEFAULT_RETENTION_DAYS, ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS
+    )
     zone: list[ZoneProfile] = Field(default_factory=list)
     emergency_number: list[EmergencyNumberProfile] = Field(default_factory=list)
     body: list[BodyProfile] = Field(default_factory=list)

@@ -37,6 +37,7 @@ from api.profiles.schemas import (
     problems_of,
 )
 from api.reports.models import Report
+from api.retention.models import PurgedCount
 from api.taxonomy.models import Category
 
 PROFILES_DIR = Path(__file__).parent / "data"
@@ -137,6 +138,7 @@ def import_profile(
         ("timezone", profile.timezone),
         ("acknowledge_days", profile.acknowledge_days),
         ("feedback_days", profile.feedback_days),
+        ("retention_days", profile.retention_days),
     ):
         changes.set(port, f"port {profile.code}", attribute, value)
     session.flush()
@@ -207,9 +209,15 @@ def _remove_zones(session: Session, port: Port, kept: set[str], changes: _Change
     cases = session.exec(
         select(Case.reference).where(col(Case.zone_id).in_(ids)).order_by(col(Case.reference))
     ).all()
-    reports = session.exec(
-        select(func.count()).select_from(Report).where(col(Report.zone_id).in_(ids))
-    ).one()
+    # Counts kept of purged cases name zones too (the dashboard shows them by zone).
+    reports = (
+        session.exec(
+            select(func.count()).select_from(Report).where(col(Report.zone_id).in_(ids))
+        ).one()
+        + session.exec(
+            select(func.count()).select_from(PurgedCount).where(col(PurgedCount.zone_id).in_(ids))
+        ).one()
+    )
     if cases or reports:
         used = sorted(
             zone.code
@@ -219,6 +227,9 @@ def _remove_zones(session: Session, port: Port, kept: set[str], changes: _Change
             ).one()
             or session.exec(
                 select(func.count()).select_from(Report).where(Report.zone_id == zone.id)
+            ).one()
+            or session.exec(
+                select(func.count()).select_from(PurgedCount).where(PurgedCount.zone_id == zone.id)
             ).one()
         )
         raise Conflict(
@@ -476,6 +487,7 @@ def export_profile(*, session: Session, code: str) -> PortProfile:
         languages=languages,
         acknowledge_days=port.acknowledge_days,
         feedback_days=port.feedback_days,
+        retention_days=port.retention_days,
         zone=[
             ZoneProfile(
                 code=zone.code,

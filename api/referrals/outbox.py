@@ -13,7 +13,9 @@ of its own so that no database lock is held while the network is slow:
    failed notice back).
 
 A worker killed mid-delivery records nothing: its lease runs out and the notice is taken
-again, with the same idempotency key, so the body can tell it already has it."""
+again, with the same idempotency key, so the body can tell it already has it. The lease
+and the backoff are the jobs module's (api/jobs/service.py); notices keep a table of their
+own, each tied to its referral and carrying the key the body sees."""
 
 from __future__ import annotations
 
@@ -31,7 +33,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 import httpx
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from api.agencies import service as agencies_service
@@ -41,6 +42,8 @@ from api.config import Settings
 from api.crypto import KeyRing
 from api.errors import Conflict, NotFound
 from api.i18n import DEFAULT_LANGUAGE, N_, translate
+from api.jobs.service import ERROR_LENGTH, lease_free
+from api.jobs.service import backoff_delay as backoff_delay  # also the outbox's own name
 from api.referrals import export
 from api.referrals import service as referrals_service
 from api.referrals.models import OutboxJob, Referral
@@ -52,9 +55,6 @@ PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
 CANCELLED = "cancelled"
-
-_ERROR_LENGTH = 200
-_random = secrets.SystemRandom()
 
 
 class DeliveryFailed(Exception):
@@ -171,7 +171,7 @@ def take_job(
         .where(
             OutboxJob.status == PENDING,
             col(OutboxJob.next_attempt_at) <= now,
-            or_(col(OutboxJob.locked_until).is_(None), col(OutboxJob.locked_until) <= now),
+            lease_free(OutboxJob.locked_until, now),
         )
         .order_by(col(OutboxJob.next_attempt_at), col(OutboxJob.id))
         .limit(1)
@@ -348,13 +348,6 @@ def _post_webhook(notice: WebhookNotice, settings: Settings, client: httpx.Clien
 # Recording the outcome --------------------------------------------------------------------
 
 
-def backoff_delay(attempts: int, *, base: float, cap: float) -> timedelta:
-    """Exponential backoff with full jitter: anywhere from 0 to ``base * 2^(attempts-1)``,
-    at most ``cap``, so workers that failed together do not come back together."""
-    ceiling = min(cap, base * 2.0 ** min(attempts - 1, 64))
-    return timedelta(seconds=_random.uniform(0, ceiling))
-
-
 def record_delivered(*, session: Session, job_id: int, now: datetime) -> None:
     job = session.get(OutboxJob, job_id, with_for_update=True, populate_existing=True)
     if job is None or job.status == DELIVERED:
@@ -383,7 +376,7 @@ def record_failure(
     if job is None or job.status != PENDING or job.locked_by != worker_id:
         return
     job.attempts += 1
-    job.last_error = error[:_ERROR_LENGTH]
+    job.last_error = error[:ERROR_LENGTH]
     job.locked_until = None
     if job.attempts >= settings.outbox_max_attempts:
         job.status = FAILED

@@ -1,6 +1,6 @@
-"""``portline worker``: takes due notices from the outbox, delivers them, records how it
-went, and sleeps when there is nothing to do. Any number of workers may run side by side,
-on as many machines as share the database."""
+"""Referral notices for ``portline worker`` (api/worker.py): take one due notice from the
+outbox, deliver it, record how it went. Any number of workers may run side by side, on as
+many machines as share the database."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import logging
 import os
 import secrets
 import socket
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.config import Settings
@@ -82,43 +80,3 @@ def work_one(
             logger.warning("notice %s not delivered (%s): %s", job.id, job.channel, error)
         session.commit()
     return True
-
-
-def run(
-    *,
-    engine: Engine,
-    keyring: KeyRing,
-    settings: Settings,
-    stop: threading.Event,
-    once: bool = False,
-    worker_id: str | None = None,
-) -> int:
-    """Work until ``stop`` is set (the notice in hand is finished first) or, with ``once``,
-    until nothing is due. Returns how many notices were attempted."""
-    name = worker_id or new_worker_id()
-    logger.info("worker %s started", name)
-    attempted = 0
-    with outbox.webhook_client(settings) as client:
-        while not stop.is_set():
-            try:
-                worked = work_one(
-                    engine=engine,
-                    keyring=keyring,
-                    settings=settings,
-                    worker_id=name,
-                    client=client,
-                )
-            except OperationalError as error:
-                if once:
-                    raise
-                # The database is away (a restart, a failover): wait and look again.
-                logger.warning("worker %s cannot reach the database: %s", name, error.orig)
-                worked = False
-            if worked:
-                attempted += 1
-            elif once:
-                break
-            else:
-                stop.wait(settings.worker_poll_seconds)
-    logger.info("worker %s stopped after %d notices", name, attempted)
-    return attempted

@@ -6,6 +6,8 @@ SQL statement, so a transaction is held only for the writes themselves.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import struct
 from collections.abc import Sequence
@@ -70,7 +72,15 @@ from api.taxonomy import service as taxonomy_service
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 _TOKEN_PURPOSE = "reporter-session"  # noqa: S105 - a signing label, not a secret
-_TOKEN = struct.Struct(">QIQ")
+# A reporter's token: the report's id, its token generation, the expiry, and a digest of
+# its receipt lookup, so that a token can never open another report that was given the id
+# of a purged one (SQLite may reuse the highest id once its row is deleted).
+_TOKEN = struct.Struct(">QIQ16s")
+
+
+def _bound_to(report: Report) -> bytes:
+    return hashlib.sha256(report.receipt_lookup.encode()).digest()[:16]
+
 
 STATUS_LABELS: dict[str, str] = {
     "received": N_("Received. The team will read it soon."),
@@ -546,7 +556,7 @@ def log_in(
         raise _not_recognised()
     assert report is not None and report.id is not None
     expires = int(now.timestamp()) + settings.reporter_session_seconds
-    payload = _TOKEN.pack(report.id, report.reporter_token_generation, expires)
+    payload = _TOKEN.pack(report.id, report.reporter_token_generation, expires, _bound_to(report))
     return ReporterToken(
         token=keyring.sign(_TOKEN_PURPOSE, payload), expires_in=settings.reporter_session_seconds
     )
@@ -557,11 +567,15 @@ def report_for_token(*, session: Session, keyring: KeyRing, token: str, now: dat
     payload = keyring.unsign(_TOKEN_PURPOSE, token)
     if payload is None or len(payload) != _TOKEN.size:
         raise expired
-    report_id, generation, expires = _TOKEN.unpack(payload)
+    report_id, generation, expires, bound = _TOKEN.unpack(payload)
     if expires <= now.timestamp():
         raise expired
     report = session.get(Report, report_id)
-    if report is None or report.reporter_token_generation != generation:
+    if (
+        report is None
+        or report.reporter_token_generation != generation
+        or not hmac.compare_digest(bound, _bound_to(report))
+    ):
         raise expired
     return report
 

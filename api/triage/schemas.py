@@ -61,6 +61,11 @@ class CaseDetail(BaseModel):
     due: str = Field(
         description='"acknowledge", "feedback" or "" (closed): which deadline due_at is.'
     )
+    purge_at: datetime | None = Field(
+        description="When the closed case is purged under its port's retention; null while "
+        "it is open or on legal hold."
+    )
+    legal_hold_reason: str = Field(description='Why it is on legal hold; "" when it is not.')
     reports: list[StaffReportView]
     notes: list[NoteView]
 

@@ -20,6 +20,7 @@ from api.referrals import service as referrals_service
 from api.referrals.models import LIVE_STATUSES, Referral
 from api.reports import service as reports_service
 from api.reports.models import ReportExclusion
+from api.retention import policy as retention_policy
 from api.staff import service as staff_service
 from api.staff.models import Staff
 from api.taxonomy import service as taxonomy_service
@@ -91,6 +92,8 @@ def case_detail(
         due_at=case.due_at,
         overdue=case.due_at is not None and case.due_at < now,
         due="" if case.due_at is None else "feedback" if case.acknowledged_at else "acknowledge",
+        purge_at=retention_policy.purge_at(case, port) if port else None,
+        legal_hold_reason=case.legal_hold_reason,
         reports=reports,
         notes=_notes(session, keyring, case.id),
     )

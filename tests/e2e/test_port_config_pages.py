@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
+from sqlmodel import Session
 
 from tests.databases import fresh_database
 from tests.e2e.conftest import SMALL_PHONE, OpenPage, Portline
@@ -23,6 +25,7 @@ from tests.e2e.test_console import (
     set_password,
 )
 from tests.server import running_server, server_environment
+from tests.test_retention_policy import closed_case
 
 pytestmark = pytest.mark.e2e
 
@@ -132,6 +135,15 @@ def test_the_configuration_pages_pass_axe_and_fit_the_screen(
     page.get_by_role("button", name="Save the number").click()
     notice(page)
 
+    # How long closed cases are kept: refused beyond its bounds, then saved.
+    page.get_by_label("Days a closed case is kept").fill("29")
+    page.get_by_role("button", name="Save the retention").click()
+    expect(page.locator("#retention-retention_days-error")).to_be_visible()
+    check("port with a retention problem")
+    page.get_by_label("Days a closed case is kept").fill("90")
+    page.get_by_role("button", name="Save the retention").click()
+    notice(page)
+
     # Retiring asks first.
     page.get_by_role("link", name=about("Retire", "Quay one")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Retire the zone Quay one?")
@@ -161,5 +173,22 @@ def test_the_configuration_pages_pass_axe_and_fit_the_screen(
     check("retire a category")
     page.get_by_role("link", name="Cancel").click()
 
+    # The cases to be purged: one held, then released after confirming.
+    with Session(server.portline.engine) as session:
+        due = closed_case(session, "NHV", datetime.now(UTC) - timedelta(days=400)).reference
+    menu.get_by_role("link", name="Retention").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cases to be purged")
+    page.get_by_label(f"Reason to hold {due}").fill("Court case 4411/26")
+    check("cases to be purged")
+    page.get_by_role("button", name=about("Place a legal hold", due)).click()
+    notice(page)
+    expect(page.locator(f"#case-{due}")).to_contain_text("On legal hold: Court case 4411/26")
+    check("a case on legal hold")
+    page.get_by_role("link", name=about("Release", due)).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Release the legal hold on {due}?")
+    check("release a hold")
+    page.get_by_role("button", name="Release the hold").click()
+    notice(page)
+
     assert not check.problems, "\n".join(check.problems)
-    assert len(check.screens) >= 12
+    assert len(check.screens) >= 16
