@@ -163,6 +163,7 @@ def _port_values(port: PortAdmin) -> dict[str, Any]:
         **as_values("name", port.names),
         "country": port.country,
         "timezone": port.timezone,
+        "triage_email": port.triage_email,
     }
 
 
@@ -172,6 +173,7 @@ NEW_PORT: dict[str, Any] = {
     "languages": [],
     "country": "",
     "timezone": "",
+    "triage_email": "",
 }
 
 
@@ -184,6 +186,7 @@ def _posted_port(form: FormData) -> dict[str, Any]:
         **as_values("name", typed(form, "name", NAME_LIMIT)),
         "country": text_of(form, "country", 2).upper(),
         "timezone": text_of(form, "timezone", 64),
+        "triage_email": text_of(form, "triage_email", 254),
     }
 
 
@@ -195,6 +198,7 @@ def _port_data(
         "name": written(names, typed(form, "name", NAME_LIMIT)),
         "country": values["country"],
         "timezone": values["timezone"],
+        "triage_email": values["triage_email"],
         "languages": _offered(values["first_language"], values["languages"]),
     }
 

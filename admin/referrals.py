@@ -98,6 +98,8 @@ def inbox(request: Request, session: SessionDep, now: Now, actor: Liaison) -> Re
         "referrals.html",
         {
             "rows": liaison.inbox(session=session, actor=actor, now=now),
+            "purged": liaison.purged(session=session, actor=actor),
+            "purged_text": liaison.PURGED_REFERRAL,
             "status_names": STATUS_NAMES,
             "kind_names": KIND_NAMES,
             "severity_names": SEVERITY_NAMES,

@@ -213,6 +213,9 @@ def error_page(
     elif status_code == 404:
         title = N_("Page not found")
         message = message or N_("There is nothing at this address.")
+    elif status_code == 410:
+        title = N_("Deleted under retention")
+        message = message or N_("It was deleted under the port's retention rules.")
     else:
         title = N_("Something went wrong")
         message = message or N_("The request could not be handled. Go back and try again.")

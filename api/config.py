@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         le=7 * 86_400,
         description="How often a worker looks for closed cases due to be purged.",
     )
+    reminder_sweep_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=86_400,
+        description="How often a worker looks for deadlines to remind people of.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -77,6 +77,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Gone(DomainError):
+    """It was here and is deleted for good (a case purged under the retention rules)."""
+
+    status = 410
+    code = "gone"
+
+
 class TooLarge(DomainError):
     status = 413
     code = "too_large"
@@ -100,6 +107,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     403: "The role does not allow this, or the CSRF token is missing or wrong.",
     404: "There is no such thing here.",
     409: "Not possible in the state it is in now; `error.message` says why.",
+    410: "It was deleted for good under the port's retention rules.",
     413: "Too many or too large files.",
     415: "A file of a type that cannot be attached.",
     422: "A field is missing or wrong; `error.fields` names it.",

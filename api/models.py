@@ -22,7 +22,7 @@ from api.reports.models import (
     ReportExclusion,
     Submission,
 )
-from api.retention.models import PurgedCount
+from api.retention.models import PurgedCount, PurgedReceipt, PurgedReferral
 from api.staff.models import Invitation, RecoveryCode, Staff, StaffPort, StaffSession
 from api.taxonomy.models import Category
 from api.triage.models import CaseNote
@@ -48,6 +48,8 @@ __all__ = [
     "OutboxJob",
     "Port",
     "PurgedCount",
+    "PurgedReceipt",
+    "PurgedReferral",
     "RecoveryCode",
     "Referral",
     "ReferralAttachment",

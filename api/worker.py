@@ -1,8 +1,9 @@
 """``portline worker``: every kind of background work, in one loop. Each round it fires
 the recurring schedules that are due (once per period, however many workers run), then
 delivers one due referral notice (api/referrals/worker.py) and works one due job
-(api/jobs/): a retention sweep, a purge. It sleeps when there was nothing to do. Any
-number of workers may run side by side, on as many machines as share the database."""
+(api/jobs/): a retention sweep, a purge, a body's purge event, a reminders sweep, a
+reminder. It sleeps when there was nothing to do. Any number of workers may run side by
+side, on as many machines as share the database."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from api import reminders
 from api.config import Settings
 from api.crypto import KeyRing
 from api.db import utcnow
@@ -23,22 +25,29 @@ from api.jobs.models import Job
 from api.referrals import outbox
 from api.referrals import worker as notices
 from api.retention import jobs as retention
+from api.retention import notify
 from api.retention.purge import reclaim_space
 
 logger = logging.getLogger("portline.worker")
 
-Handler = Callable[[retention.JobRun, Job], None]
+Handler = Callable[[jobs.JobRun, Job], None]
 
 # What each kind of job does.
 HANDLERS: Mapping[str, Handler] = {
     retention.SWEEP: retention.sweep,
     retention.PURGE: retention.purge,
+    notify.REFERRAL_PURGED: notify.send_referral_purged,
+    reminders.SWEEP: reminders.sweep,
+    reminders.SEND: reminders.send,
 }
 
 
 def schedules(settings: Settings) -> dict[str, timedelta]:
     """The recurring jobs and their periods."""
-    return {retention.SWEEP: timedelta(seconds=settings.retention_sweep_seconds)}
+    return {
+        retention.SWEEP: timedelta(seconds=settings.retention_sweep_seconds),
+        reminders.SWEEP: timedelta(seconds=settings.reminder_sweep_seconds),
+    }
 
 
 def work_one_job(
@@ -63,7 +72,7 @@ def work_one_job(
         return False
     try:
         with Session(engine, expire_on_commit=False) as session:
-            HANDLERS[job.kind](retention.JobRun(session, keyring, settings, clock()), job)
+            HANDLERS[job.kind](jobs.JobRun(session, keyring, settings, clock()), job)
             if jobs.finish(session=session, job_id=job.id, worker_id=worker_id, now=clock()):
                 session.commit()
                 logger.info("job %s (%s) done", job.id, job.kind)
@@ -71,14 +80,20 @@ def work_one_job(
                 session.rollback()
                 logger.warning("job %s (%s) passed to another worker", job.id, job.kind)
     except Exception as error:
-        # A bug or a database error: nothing of the job's work is kept; it is tried again.
-        logger.exception("job %s (%s) failed", job.id, job.kind)
+        # A mail server that refused, a bug, a database error: nothing of the job's work is
+        # kept, and it is tried again with backoff.
+        if isinstance(error, outbox.DeliveryFailed):
+            logger.warning("job %s (%s) not delivered: %s", job.id, job.kind, error)
+        else:
+            logger.exception("job %s (%s) failed", job.id, job.kind)
         with Session(engine, expire_on_commit=False) as session:
             jobs.fail(
                 session=session,
                 job_id=job.id,
                 worker_id=worker_id,
-                error=f"{type(error).__name__}",
+                error=str(error)
+                if isinstance(error, outbox.DeliveryFailed)
+                else type(error).__name__,
                 now=clock(),
                 max_attempts=settings.job_max_attempts,
                 base=settings.outbox_backoff_base_seconds,

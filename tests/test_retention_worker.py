@@ -4,13 +4,14 @@ purge that dies before its commit leaves the case whole and the job to be done a
 
 from __future__ import annotations
 
+import signal
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, text
 from sqlmodel import Session, select
 
 from api import worker
@@ -20,9 +21,12 @@ from api.crypto import KeyRing
 from api.db import utcnow
 from api.jobs import service as jobs
 from api.jobs.models import Job
+from api.reports.models import Report
 from api.retention import jobs as retention
 from api.retention.purge import PURGED, purge_case
 from tests import test_purge
+from tests.databases import ON_POSTGRES
+from tests.referrals.test_worker import wait_until, worker_environment, worker_process
 from tests.test_purge import Triage, _live_triage
 
 # The app on a database of its own, where requests and purges commit.
@@ -121,3 +125,101 @@ def test_a_purge_that_dies_before_its_commit_leaves_the_case_whole(
     )
     with Session(engine) as session:
         assert session.get(Case, case_id) is None
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="holds PostgreSQL's audit lock to stop the purge")
+def test_a_worker_killed_mid_purge_leaves_the_case_whole(
+    live_app: tuple[TestClient, Engine], tmp_path: Path
+) -> None:
+    client, engine = live_app
+    keyring: KeyRing = client.app.state.keyring  # type: ignore[attr-defined]
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    triage = _live_triage(client, engine)
+    case_id = _closed_long_ago(triage, engine)
+    now = utcnow()
+    with Session(engine) as session:
+        jobs.ensure_schedule(
+            session=session, kind=retention.SWEEP, every=timedelta(hours=1), now=now
+        )
+        session.commit()
+        jobs.fire_schedules(session=session, now=now)
+    assert worker.work_one_job(
+        engine=engine, keyring=keyring, settings=settings, worker_id="w", clock=lambda: now
+    )  # the sweep: one purge job is waiting
+    reports_before = _reports_of(engine, case_id)
+    environment = worker_environment(
+        engine.url.render_as_string(hide_password=False), settings, tmp_path
+    )
+    with engine.connect() as holder:
+        # The purge records itself in the audit log last, after every delete, under this
+        # lock: held here, the worker stops there, its deletes made and not committed.
+        holder.execute(text("SELECT pg_advisory_xact_lock(7422419)"))
+        with worker_process(environment, tmp_path / "worker.log") as process:
+            wait_until(lambda: _waiting_on_the_audit_lock(engine), "the purge to wait")
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+        holder.rollback()
+    assert _reports_of(engine, case_id) == reports_before  # whole, never half
+    with Session(engine) as session:
+        assert session.get(Case, case_id) is not None
+        purge = session.exec(select(Job).where(Job.kind == retention.PURGE)).one()
+        assert purge.status == "pending" and purge.locked_until is not None
+    # Once the dead worker's lease has run out, another worker purges the case.
+    later = now + timedelta(seconds=settings.job_lease_seconds + 60)
+    assert worker.work_one_job(
+        engine=engine, keyring=keyring, settings=settings, worker_id="w2", clock=lambda: later
+    )
+    assert _reports_of(engine, case_id) == 0
+
+
+def _reports_of(engine: Engine, case_id: int) -> int:
+    with Session(engine) as session:
+        return session.exec(
+            select(func.count()).select_from(Report).where(Report.case_id == case_id)
+        ).one()
+
+
+def _waiting_on_the_audit_lock(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%pg_advisory_xact_lock%' AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    return bool(waiting)
+
+
+def test_a_full_sweep_queues_the_next_one_soon(
+    live_app: tuple[TestClient, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, engine = live_app
+    keyring: KeyRing = client.app.state.keyring  # type: ignore[attr-defined]
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    triage = _live_triage(client, engine)
+    for _ in range(3):
+        _closed_long_ago(triage, engine)
+    monkeypatch.setattr(retention, "SWEEP_BATCH", 2)
+    now = utcnow()
+    with Session(engine) as session:
+        jobs.ensure_schedule(
+            session=session, kind=retention.SWEEP, every=timedelta(hours=1), now=now
+        )
+        session.commit()
+        jobs.fire_schedules(session=session, now=now)
+    while worker.work_one_job(
+        engine=engine, keyring=keyring, settings=settings, worker_id="w", clock=lambda: now
+    ):
+        pass
+    later = now + retention.FOLLOW_UP
+    while worker.work_one_job(
+        engine=engine, keyring=keyring, settings=settings, worker_id="w", clock=lambda: later
+    ):
+        pass
+    with Session(engine) as session:
+        sweeps = session.exec(select(Job).where(Job.kind == retention.SWEEP)).all()
+        purges = session.exec(select(Job).where(Job.kind == retention.PURGE)).all()
+        left = session.exec(select(func.count()).select_from(Case)).one()
+    # Two cases at the first sweep, the third at the follow-up an instant later, not in an hour.
+    assert len(sweeps) == 2 and len(purges) == 3 and all(job.status == "done" for job in purges)
+    assert left == 0

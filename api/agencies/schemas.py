@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
+from api.addresses import check_email as check_email  # the bodies' notices too
 from api.agencies.models import BODY_KINDS
 from api.errors import DomainMessage
 from api.i18n import N_
@@ -21,10 +22,6 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
 MIN_SECRET_LENGTH = 24
 MAX_SECRET_LENGTH = 200
 
-_EMAIL = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
@@ -39,17 +36,6 @@ def check_kind(kind: str) -> str:
     if kind not in BODY_KINDS:
         raise DomainMessage(N_("Choose one of the kinds of body."))
     return kind
-
-
-def check_email(address: str) -> str:
-    """An address to send notices to, or empty for none."""
-    address = address.strip()
-    if not address:
-        return ""
-    local, _, _domain = address.rpartition("@")
-    if not _EMAIL.fullmatch(address) or len(local) > 64 or ".." in address:
-        raise DomainMessage(N_("This is not an e-mail address."))
-    return address
 
 
 def check_webhook_url(url: str) -> str:

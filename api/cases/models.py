@@ -64,6 +64,9 @@ class CaseEntity(SQLModel, table=True):
     __tablename__ = "case_entity"
 
     case_id: int = Field(foreign_key="case.id", primary_key=True, ondelete="CASCADE")
-    report_id: int = Field(foreign_key="report.id", primary_key=True, ondelete="CASCADE")
+    # Its own index: the second column of the key serves no look-up by report (a purge).
+    report_id: int = Field(
+        foreign_key="report.id", primary_key=True, ondelete="CASCADE", index=True
+    )
     kind: str = Field(sa_type=String(16), primary_key=True)
     value_hash: str = Field(sa_type=String(64), primary_key=True, index=True)

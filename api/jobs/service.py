@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,25 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from api.config import Settings
+from api.crypto import KeyRing
 from api.jobs.models import Job, Schedule
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """What a job's handler works with: its transaction, the keys, the settings, the time."""
+
+    session: Session
+    keyring: KeyRing
+    settings: Settings
+    now: datetime
+
+
+def case_subject(case_id: int) -> str:
+    """The subject of the jobs about a case, so that they go with it."""
+    return f"case:{case_id}"
+
 
 PENDING = "pending"
 DONE = "done"

@@ -99,6 +99,7 @@ def _view(session: Session, port: Port) -> PortAdmin:
         acknowledge_days=port.acknowledge_days,
         feedback_days=port.feedback_days,
         retention_days=port.retention_days,
+        triage_email=port.triage_email,
         active=port.active,
         zones=[
             ZoneAdmin(
@@ -175,6 +176,7 @@ def create_port(
         languages=list(port_in.languages),
         country=port_in.country,
         timezone=port_in.timezone,
+        triage_email=port_in.triage_email,
     )
     # Two administrators adding the same code at once: the second meets the unique code.
     try:
@@ -216,6 +218,7 @@ def change_port(
             "languages": languages if change.languages is not None else None,
             "country": change.country,
             "timezone": change.timezone,
+            "triage_email": change.triage_email,
             "active": change.active,
         },
     )

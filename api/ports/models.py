@@ -18,6 +18,8 @@ class Port(SQLModel, table=True):
     country: str = Field(sa_type=String(2))
     timezone: str = Field(sa_type=String(64), default="UTC")
     # Deadlines of EU Directive 2019/1937, which a port may shorten or lengthen.
+    # Where deadline reminders go for a case nobody is assigned to (triage's shared box).
+    triage_email: str = Field(sa_type=String(254), default="")
     acknowledge_days: int = 7
     feedback_days: int = 91
     # Closed cases are purged this many days after closing (api.retention.policy).

@@ -5,6 +5,7 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.addresses import check_email
 from api.datafile import Language, names_field
 from api.errors import DomainMessage
 from api.i18n import N_
@@ -62,6 +63,13 @@ Languages = Annotated[
 ]
 
 
+TriageEmail = Annotated[
+    str,
+    Field(max_length=254, description="Where deadline reminders go when a case has no assignee."),
+    AfterValidator(check_email),
+]
+
+
 def check_timezone(name: str) -> str:
     if name not in available_timezones():
         raise DomainMessage(N_("This is not a time zone (for example Europe/Amsterdam)."))
@@ -84,6 +92,7 @@ class PortIn(BaseModel):
     languages: Annotated[Languages, AfterValidator(check_languages)] = Field(
         default_factory=lambda: list[Language](["en"])
     )
+    triage_email: TriageEmail = ""
 
 
 class PortChange(BaseModel):
@@ -96,6 +105,7 @@ class PortChange(BaseModel):
     country: Country | None = None
     timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
     languages: Annotated[Languages, AfterValidator(check_languages)] | None = None
+    triage_email: TriageEmail | None = None
     active: bool | None = None
 
 
@@ -166,6 +176,7 @@ class PortAdmin(BaseModel):
     acknowledge_days: int
     feedback_days: int
     retention_days: int = Field(description="Days a closed case is kept before it is purged.")
+    triage_email: str = Field(description="Where reminders go for cases nobody is assigned to.")
     active: bool
     zones: list[ZoneAdmin]
     emergency_numbers: list[EmergencyNumberAdmin]

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from api.addresses import check_email
 from api.agencies.models import BODY_KINDS
-from api.agencies.schemas import check_email
 from api.datafile import Language, names_field
 from api.errors import DomainMessage
 from api.i18n import N_
@@ -111,6 +111,8 @@ class PortProfile(BaseModel):
     languages: Annotated[Languages, AfterValidator(check_languages)]
     acknowledge_days: int = Field(default=MAX_ACKNOWLEDGE_DAYS, ge=1, le=MAX_ACKNOWLEDGE_DAYS)
     feedback_days: int = Field(default=91, ge=1, le=MAX_FEEDBACK_DAYS)
+    # Where deadline reminders go for a case nobody is assigned to; may be empty.
+    triage_email: Annotated[str, AfterValidator(check_email)] = Field(default="", max_length=254)
     # Days a closed case is kept before it is purged (api.retention.policy).
     retention_days: int = Field(
         default=DEFAULT_RETENTION_DAYS, ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS

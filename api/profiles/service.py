@@ -139,6 +139,7 @@ def import_profile(
         ("acknowledge_days", profile.acknowledge_days),
         ("feedback_days", profile.feedback_days),
         ("retention_days", profile.retention_days),
+        ("triage_email", profile.triage_email),
     ):
         changes.set(port, f"port {profile.code}", attribute, value)
     session.flush()
@@ -488,6 +489,7 @@ def export_profile(*, session: Session, code: str) -> PortProfile:
         acknowledge_days=port.acknowledge_days,
         feedback_days=port.feedback_days,
         retention_days=port.retention_days,
+        triage_email=port.triage_email,
         zone=[
             ZoneProfile(
                 code=zone.code,

@@ -14,7 +14,7 @@ from api.cases import service as cases_service
 from api.cases.models import Case
 from api.cases.schemas import CaseStatus
 from api.crypto import KeyRing, open_sealed
-from api.errors import Conflict, NotFound, invalid_field
+from api.errors import Conflict, Gone, NotFound, invalid_field
 from api.i18n import N_
 from api.policy import Permission, allows
 from api.referrals import export, timeline
@@ -22,6 +22,7 @@ from api.referrals import service as referrals_service
 from api.referrals.models import LIVE_STATUSES, Referral, ReferralAttachment, ReferralEvent
 from api.referrals.schemas import LiaisonReferral, ReferralRow, TimelineEntry
 from api.reports import service as reports_service
+from api.retention import tombstones
 from api.staff.models import Staff
 from api.staff.service import authorize
 
@@ -35,11 +36,21 @@ STEPS: dict[str, tuple[tuple[str, ...], str]] = {
 AUTHORITY_AUTHOR = "authority"
 
 
+PURGED_REFERRAL = N_("{reference}: deleted under retention")
+
+
 def _own(session: Session, actor: Staff, reference: str) -> Referral:
     """A referral to the actor's own body, or "not found" — never a hint that it exists.
-    A referral withdrawn, or of a case the body may never receive, is not theirs either."""
+    A referral withdrawn, or of a case the body may never receive, is not theirs either.
+    One to their body that was purged is "gone", and says so."""
     authorize(actor, Permission.work_referrals)
     referral = session.exec(select(Referral).where(Referral.reference == reference)).first()
+    if (
+        referral is None
+        and actor.body_id is not None
+        and tombstones.referral_purged(session=session, reference=reference, body_id=actor.body_id)
+    ):
+        raise Gone(PURGED_REFERRAL, reference=reference)
     if (
         referral is None
         or actor.body_id is None
@@ -105,6 +116,15 @@ def inbox(*, session: Session, actor: Staff, now: datetime) -> list[ReferralRow]
         for referral in referrals
         if referral.case_id not in blocked
     ]
+
+
+def purged(*, session: Session, actor: Staff) -> list[str]:
+    """The references of the referrals to the actor's body that were purged under the
+    retention rules: all that is left of them."""
+    authorize(actor, Permission.work_referrals)
+    if actor.body_id is None:
+        return []
+    return tombstones.purged_referrals(session=session, body_id=actor.body_id)
 
 
 def _overdue(referral: Referral, now: datetime) -> bool:

@@ -292,7 +292,7 @@ def deliver(notice: Notice, *, settings: Settings, client: httpx.Client | None =
     """Send one notice; raises :class:`DeliveryFailed` unless the server took it (SMTP
     accepted the message; the webhook answered 2xx within the timeout)."""
     if isinstance(notice, EmailNotice):
-        _send_email(notice.message, settings)
+        send_email(notice.message, settings)
     elif client is not None:
         _post_webhook(notice, settings, client)
     else:
@@ -300,7 +300,7 @@ def deliver(notice: Notice, *, settings: Settings, client: httpx.Client | None =
             _post_webhook(notice, settings, own_client)
 
 
-def _send_email(message: EmailMessage, settings: Settings) -> None:
+def send_email(message: EmailMessage, settings: Settings) -> None:
     if not settings.smtp_host:
         raise DeliveryFailed("no SMTP server is configured (PORTLINE_SMTP_HOST)")
     try:

@@ -192,7 +192,7 @@ def get_inbox(actor: Liaison, session: SessionDep, now: Now) -> list[ReferralRow
 @liaison_router.get(
     "/{reference}",
     summary="A referral to my body and its timeline (audited)",
-    responses=error_responses(404),
+    responses=error_responses(404, 410),
 )
 def get_referral(
     reference: Reference, actor: Liaison, session: SessionDep, keyring: KeyRingDep, now: Now

@@ -104,7 +104,14 @@ async def post_report(
 @router.post(
     "/reporter/session",
     summary="Come back with a receipt",
-    responses={401: {"description": "The receipt was not recognised."}, 422: _ERRORS[422]},
+    responses={
+        401: {"description": "The receipt was not recognised."},
+        410: {
+            "description": "The receipt is that of a report closed and then deleted under "
+            "the port's retention rules."
+        },
+        422: _ERRORS[422],
+    },
 )
 def post_reporter_session(
     login: ReporterLogin, session: SessionDep, keyring: KeyRingDep, settings: SettingsDep, now: Now

@@ -33,7 +33,7 @@ from api.crypto import (
     seal_text,
 )
 from api.db import next_hour, to_hour
-from api.errors import FieldProblem, Invalid, NotFound, Unauthorized
+from api.errors import FieldProblem, Gone, Invalid, NotFound, Unauthorized
 from api.i18n import N_, in_language, translate
 from api.multipart import UploadedFile
 from api.ports import service as ports_service
@@ -68,6 +68,7 @@ from api.reports.schemas import (
     ThreadMessage,
     TimelineEvent,
 )
+from api.retention import tombstones
 from api.taxonomy import service as taxonomy_service
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
@@ -525,6 +526,15 @@ def _not_recognised() -> Unauthorized:
     )
 
 
+def purged() -> Gone:
+    """What the reporter of a purged report is told, and nothing more."""
+    return Gone(
+        N_(
+            "This report was closed and then deleted under the port's retention rules. Nothing of it is kept."
+        )
+    )
+
+
 def log_in(
     *,
     session: Session,
@@ -534,7 +544,8 @@ def log_in(
     now: datetime,
     form: FormGuard | None = None,
 ) -> ReporterToken:
-    """Exchange a receipt for a short-lived token; unknown and wrong look the same."""
+    """Exchange a receipt for a short-lived token; unknown and wrong look the same. The
+    receipt of a purged report is told so (:func:`purged`), and nothing more."""
     proofs_service.check_guard(
         keyring=keyring, settings=settings, proof=login.proof, form=form, now=now
     )
@@ -553,6 +564,8 @@ def log_in(
     # no lock is held while Argon2id runs.
     session.commit()
     if not receipts.verify(receipt, report.receipt_verifier if report else None):
+        if report is None and tombstones.receipt_purged(session=session, lookup=lookup):
+            raise purged()
         raise _not_recognised()
     assert report is not None and report.id is not None
     expires = int(now.timestamp()) + settings.reporter_session_seconds

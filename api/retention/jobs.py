@@ -5,15 +5,16 @@ job to be taken again)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 
-from sqlmodel import Session
+from sqlalchemy import String, cast, exists, literal
+from sqlmodel import col
 
-from api.config import Settings
-from api.crypto import KeyRing
+from api.cases.models import Case
 from api.jobs import service as jobs
 from api.jobs.models import Job
+from api.jobs.service import JobRun as JobRun  # the handlers' context, for this module's users
+from api.jobs.service import case_subject as case_subject
 from api.retention import policy
 from api.retention.purge import purge_case
 
@@ -21,26 +22,31 @@ SWEEP = "retention.sweep"
 PURGE = "retention.purge"
 # Cases queued for purging per sweep; the next sweep queues the next ones.
 SWEEP_BATCH = 500
-
-
-@dataclass(frozen=True)
-class JobRun:
-    """What a job's handler works with: its transaction, the keys, the settings, the time."""
-
-    session: Session
-    keyring: KeyRing
-    settings: Settings
-    now: datetime
-
-
-def case_subject(case_id: int) -> str:
-    return f"case:{case_id}"
+# When a sweep found a full batch, the next one comes this much later: at once, since it
+# passes over the cases whose purge is already queued.
+FOLLOW_UP = timedelta(0)
 
 
 def sweep(run: JobRun, job: Job) -> None:
     """Queue a purge for each closed case past its retention and not on hold, once per
     sweep (a case held when its purge ran, then released, is queued by a later sweep)."""
-    for case_id in policy.purgeable(session=run.session, now=run.now, limit=SWEEP_BATCH):
+    queued = exists().where(
+        col(Job.kind) == PURGE,
+        col(Job.status) == jobs.PENDING,
+        col(Job.subject) == literal("case:") + cast(col(Case.id), String),
+    )
+    due = policy.purgeable(session=run.session, now=run.now, limit=SWEEP_BATCH, also=[~queued])
+    if len(due) == SWEEP_BATCH:
+        # More are due than one sweep queues: another sweep follows at once rather than in
+        # an hour, so a backlog drains at the workers' pace.
+        jobs.enqueue(
+            session=run.session,
+            kind=SWEEP,
+            once_key=f"{job.once_key}+",
+            run_at=run.now + FOLLOW_UP,
+            now=run.now,
+        )
+    for case_id in due:
         jobs.enqueue(
             session=run.session,
             kind=PURGE,

@@ -45,3 +45,23 @@ class PurgedCount(SQLModel, table=True):
     reports: int = 0
     cases: int = 0
     cases_acknowledged_within_7_days: int = 0
+
+
+class PurgedReceipt(SQLModel, table=True):
+    """The receipt of a purged report, as its keyed lookup hash and nothing else (no time,
+    no port): the reporter who comes back with it is told the report was deleted under the
+    port's retention rules, rather than that the receipt is wrong."""
+
+    __tablename__ = "purged_receipt"
+
+    receipt_lookup: str = Field(sa_type=String(64), primary_key=True)
+
+
+class PurgedReferral(SQLModel, table=True):
+    """A purged referral's reference and the body it went to, nothing of its content and
+    no time: the body's liaison officer sees it was deleted under retention."""
+
+    __tablename__ = "purged_referral"
+
+    reference: str = Field(sa_type=String(16), primary_key=True)
+    body_id: int = Field(foreign_key="body.id", index=True)

@@ -9,6 +9,7 @@ whether one still is."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -124,10 +125,16 @@ def _closed() -> list[ColumnElement[bool]]:
     return [col(Case.status) == CaseStatus.closed, col(Case.closed_at).is_not(None)]
 
 
-def purgeable(*, session: Session, now: datetime, limit: int) -> list[int]:
+def purgeable(
+    *,
+    session: Session,
+    now: datetime,
+    limit: int,
+    also: Sequence[ColumnElement[bool]] = (),
+) -> list[int]:
     """The ids of at most ``limit`` closed cases whose retention has ended by ``now`` and
-    that are not on legal hold, the longest closed first: one query over every port, so a
-    purge goes through them a batch at a time."""
+    that are not on legal hold (and meet ``also``), the longest closed first: one query
+    over every port, so a purge goes through them a batch at a time."""
     query = (
         select(Case.id)
         .join(Port, col(Port.id) == col(Case.port_id))
@@ -135,6 +142,7 @@ def purgeable(*, session: Session, now: datetime, limit: int) -> list[int]:
             *_closed(),
             col(Case.legal_hold_reason) == "",
             _retained_until_sql(session) <= _moment_sql(session, now),
+            *also,
         )
         .order_by(col(Case.closed_at), col(Case.id))
         .limit(limit)

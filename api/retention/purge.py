@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
+from api.agencies.models import Body
 from api.audit import service as audit_service
 from api.cases import service as cases_service
 from api.cases.models import Case, CaseEntity, CaseTag
@@ -38,8 +39,8 @@ from api.referrals.models import (
     ReferralEvent,
 )
 from api.reports.models import Attachment, Message, Report, ReportExclusion, Submission
-from api.retention import policy
-from api.retention.models import DIMENSIONS, PurgedCount
+from api.retention import notify, policy
+from api.retention.models import DIMENSIONS, PurgedCount, PurgedReceipt, PurgedReferral
 from api.triage.models import CaseNote
 
 PURGED = "case.purged"
@@ -68,7 +69,8 @@ def purge_case(
 
     Its counts are added to ``purged_count``, every row of it and of its reports is
     deleted, and the audit log records the purge (the case's reference and how many rows
-    went, nothing they held). The caller commits."""
+    went, nothing they held). Tombstones tell its reporters and bodies it was deleted
+    (:func:`_leave_tombstones`). The caller commits."""
     cases_service.lock(session=session, case_ids=[case_id])
     case = session.get(Case, case_id, populate_existing=True)
     port = session.get(Port, case.port_id) if case is not None else None
@@ -85,6 +87,7 @@ def purge_case(
     ).all()
     counts = _counts(case, reports)
     _add_counts(session, counts)
+    _leave_tombstones(session, case_id, reports, now)
     removed = _delete_rows(session, case_id, [report.id for report in reports if report.id])
     audit_service.record(
         session=session,
@@ -175,6 +178,28 @@ def _add_counts(session: Session, counts: dict[Dimensions, Counter[str]]) -> Non
 def _row_order(item: tuple[Dimensions, Counter[str]]) -> tuple[Any, ...]:
     port_id, week, kind, category_id, zone_id, cargo_direction = item[0]
     return (port_id, week, kind, category_id, zone_id is not None, zone_id or 0, cargo_direction)
+
+
+def _leave_tombstones(
+    session: Session, case_id: int, reports: Iterable[Report], now: datetime
+) -> None:
+    """What the reporter and the bodies are told after the purge, and nothing more: each
+    report's receipt lookup (its reporter is told the report was deleted), each referral's
+    reference and body (its liaison officer sees it was), and one ``referral.purged`` event
+    queued for each such body that has a webhook."""
+    session.add_all(PurgedReceipt(receipt_lookup=report.receipt_lookup) for report in reports)
+    referrals = session.exec(
+        select(Referral).where(Referral.case_id == case_id).order_by(col(Referral.id))
+    ).all()
+    session.add_all(
+        PurgedReferral(reference=referral.reference, body_id=referral.body_id)
+        for referral in referrals
+    )
+    session.flush()
+    for referral in referrals:
+        body = session.get(Body, referral.body_id)
+        if body is not None:
+            notify.enqueue(session=session, body=body, reference=referral.reference, now=now)
 
 
 def _delete_rows(session: Session, case_id: int, report_ids: list[int]) -> dict[str, int]:
