@@ -63,7 +63,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # new database gives freed pages back to the file system when asked (a database
         # made before this is converted by its first reclaim_space).
         cursor.execute("PRAGMA secure_delete=ON")
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        # Only a new, empty database takes it here: on one in use the pragma writes the
+        # header, which waits on (or, after a crash, fails against) the writer's lock.
+        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -78,7 +78,9 @@ def work_one_job(
                 logger.info("job %s (%s) done", job.id, job.kind)
             else:
                 session.rollback()
-                logger.warning("job %s (%s) passed to another worker", job.id, job.kind)
+                logger.warning(
+                    "job %s (%s) was cancelled or passed to another worker", job.id, job.kind
+                )
     except Exception as error:
         # A mail server that refused, a bug, a database error: nothing of the job's work is
         # kept, and it is tried again with backoff.

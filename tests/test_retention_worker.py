@@ -5,7 +5,9 @@ purge that dies before its commit leaves the case whole and the job to be done a
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -184,7 +186,8 @@ def _waiting_on_the_audit_lock(engine: Engine) -> bool:
         waiting = connection.execute(
             text(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%pg_advisory_xact_lock%' AND pid <> pg_backend_pid()"
+                "AND query LIKE '%pg_advisory_xact_lock%' AND pid <> pg_backend_pid() "
+                "AND datname = current_database()"
             )
         ).scalar_one()
     return bool(waiting)
@@ -223,3 +226,45 @@ def test_a_full_sweep_queues_the_next_one_soon(
     # Two cases at the first sweep, the third at the follow-up an instant later, not in an hour.
     assert len(sweeps) == 2 and len(purges) == 3 and all(job.status == "done" for job in purges)
     assert left == 0
+
+
+def test_a_worker_killed_while_it_purges_leaves_each_case_whole_or_gone(
+    live_app: tuple[TestClient, Engine], tmp_path: Path
+) -> None:
+    """On either database: kill -9 the worker at whatever point of whatever purge it is
+    in; every case is then either all there or all gone."""
+    client, engine = live_app
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    triage = _live_triage(client, engine)
+    cases = {
+        case_id: _reports_of(engine, case_id)
+        for case_id in (_closed_long_ago(triage, engine) for _ in range(120))
+    }
+    environment = worker_environment(
+        engine.url.render_as_string(hide_password=False), settings, tmp_path
+    )
+
+    def purged() -> int:
+        ids = ",".join(str(case_id) for case_id in cases)
+        count = f'SELECT count(*) FROM "case" WHERE id IN ({ids})'
+        if ON_POSTGRES:
+            with engine.connect() as connection:
+                left = connection.execute(text(count)).scalar_one()
+        else:
+            # A plain reader: the app's connections take SQLite's writer lock for every
+            # transaction, and the worker holds it while it purges.
+            database = engine.url.database or ""
+            with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as reader:
+                left = reader.execute(count).fetchone()[0]
+        return len(cases) - int(left)
+
+    with worker_process(environment, tmp_path / "worker.log") as process:
+        wait_until(lambda: purged() >= 1, "the first purge", timeout=60)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    gone = purged()
+    assert 1 <= gone < len(cases), gone  # killed while purging, not before, not after
+    for case_id, reports in cases.items():
+        with Session(engine) as session:
+            there = session.get(Case, case_id) is not None
+        assert _reports_of(engine, case_id) == (reports if there else 0), case_id
