@@ -98,7 +98,7 @@ class TestSetupLink:
         log_path = tmp_path / "server.log"
         with (
             running_server(environment, log_path) as base_url,
-            httpx.Client(base_url=base_url) as client,
+            httpx.Client(base_url=base_url, timeout=60) as client,
         ):
             assert client.get("/admin/setup").status_code == 404
             assert client.get("/admin/setup?token=anything").status_code == 404
@@ -118,8 +118,18 @@ class TestSetupLink:
                 for index, base_url in enumerate((first, second))
             ]
             assert tokens[0] != tokens[1]
-            assert httpx.get(f"{first}/admin/setup", params={"token": tokens[0]}).status_code == 200
-            assert httpx.get(f"{first}/admin/setup", params={"token": tokens[1]}).status_code == 404
+            assert (
+                httpx.get(
+                    f"{first}/admin/setup", params={"token": tokens[0]}, timeout=60
+                ).status_code
+                == 200
+            )
+            assert (
+                httpx.get(
+                    f"{first}/admin/setup", params={"token": tokens[1]}, timeout=60
+                ).status_code
+                == 404
+            )
 
 
 class TestSetupPage:
@@ -130,7 +140,7 @@ class TestSetupPage:
         log_path = tmp_path / "server.log"
         with (
             running_server(environment, log_path) as base_url,
-            httpx.Client(base_url=base_url) as client,
+            httpx.Client(base_url=base_url, timeout=60) as client,
         ):
             token = printed_token(log_path, base_url)
             nothing = nothing_here(client)
@@ -157,7 +167,7 @@ class TestSetupPage:
         log_path = tmp_path / "server.log"
         with (
             running_server(environment, log_path) as base_url,
-            httpx.Client(base_url=base_url, follow_redirects=True) as client,
+            httpx.Client(base_url=base_url, follow_redirects=True, timeout=60) as client,
         ):
             token = printed_token(log_path, base_url)
             form = client.get("/admin/setup", params={"token": token})
