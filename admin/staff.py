@@ -23,6 +23,7 @@ from admin.shell import (
     render,
 )
 from api.agencies import service as agencies_service
+from api.config import Settings
 from api.deps import KeyRingDep, Now, SessionDep
 from api.errors import DomainError
 from api.i18n import N_
@@ -89,8 +90,9 @@ EMPTY_VALUES: dict[str, Any] = {
 
 
 def invitation_url(request: Request, token: str) -> str:
-    """The link of an invitation, at the address the administrator opened the console at."""
-    return f"{str(request.base_url).rstrip('/')}{PREFIX}/welcome/{token}"
+    """The link of an invitation, at the installation's public address."""
+    settings: Settings = request.app.state.settings
+    return staff_service.invitation_link(settings.public_url, token)
 
 
 def _staff_page(

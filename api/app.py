@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin.routes import error_page as admin_error_page
 from admin.routes import router as admin_router
+from api import hashing
 from api.agencies.routes import router as bodies_router
 from api.audit.routes import router as audit_router
 from api.cases.routes import router as cases_router
-from api.config import Settings, get_settings
+from api.config import Settings, get_settings, load_settings
 from api.crypto import KeyRing
 from api.dashboard.routes import router as dashboard_router
 from api.db import make_engine
@@ -26,6 +28,7 @@ from api.errors import http_error_response, install_error_handlers
 from api.installation import SetupToken
 from api.keystore.service import open_keyring
 from api.middleware import PortlineMiddleware
+from api.operations.routes import router as operations_router
 from api.ports.routes import router as ports_router
 from api.proofs.service import RateGuard
 from api.public.routes import router as public_router
@@ -43,6 +46,8 @@ from mobile.routes import error_page as mobile_error_page
 from mobile.routes import router as mobile_router
 
 API_PREFIX = "/api/v1"
+# Where ``portline serve`` passes the set-up token's digest (never the token) to its processes.
+SETUP_DIGEST_VARIABLE = "PORTLINE_SETUP_TOKEN_DIGEST"
 HERE = Path(__file__).parent
 DOCS_URL = "/api/docs"
 OPENAPI_URL = "/api/openapi.json"
@@ -106,6 +111,7 @@ def create_app(
     app.include_router(api)
     app.include_router(admin_router)
     app.include_router(mobile_router, dependencies=[Public])
+    app.include_router(operations_router)
 
     _document_multipart_schemas(app)
     _serve_docs_locally(app)
@@ -115,6 +121,16 @@ def create_app(
         PortlineMiddleware, max_body_bytes=settings.max_request_bytes, docs_prefix=DOCS_URL
     )
     return app
+
+
+def create_app_in_process() -> FastAPI:
+    """The application of one ``portline serve`` process (uvicorn's factory): settings
+    from the environment, the database already migrated by the parent, and the set-up
+    token's digest that the parent drew and passed down (so every process of one
+    ``serve`` opens the set-up page with the one link it printed)."""
+    hashing.limit_malloc_arenas()  # before the request threads make their arenas
+    digest = os.environ.get(SETUP_DIGEST_VARIABLE)
+    return create_app(load_settings(), setup_token=SetupToken(digest) if digest else None)
 
 
 def _serve_docs_locally(app: FastAPI) -> None:

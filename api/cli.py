@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -63,10 +65,10 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     )
     if receipts:
         print(f"\n{len(receipts)} demo reports for the triage queue. A reporter comes back with")
-        print("the receipt code at http://127.0.0.1:8000/my-report, for example:")
+        print(f"the receipt code at {settings.public_url}/my-report, for example:")
         for reference, receipt in receipts[:2]:
             print(f"  {reference}  receipt {receipt}")
-    print("\nConsole logins (http://127.0.0.1:8000/admin; new passwords on every run).")
+    print(f"\nConsole logins ({settings.public_url}/admin; new passwords on every run).")
     print("Add the secret to any authenticator app for the 6-digit codes:")
     for login in logins:
         print(
@@ -75,40 +77,71 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def default_workers(settings: Settings) -> int:
+    """How many processes ``serve`` starts unless told: one per core on PostgreSQL; one on
+    the embedded SQLite, whose single writer gains nothing from more."""
+    if settings.effective_database_url.startswith("sqlite"):
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api import hashing
+    from api.app import SETUP_DIGEST_VARIABLE
     from api.logs import logging_config
+    from api.operations import metrics
 
-    engine, keyring = _ready(settings)
+    # Before any thread starts, and through the environment for uvicorn's processes.
+    hashing.limit_malloc_arenas()
+    workers = args.workers or default_workers(settings)
+    engine, _keyring = _ready(settings)
     setup_token = _setup_token(engine)
-    app = create_app(
-        settings,
-        engine=engine,
-        keyring=keyring,
-        setup_token=setup_token[1] if setup_token else None,
+    engine.dispose()  # each process opens its own connections
+    # What the processes share comes down through the environment: the set-up token's
+    # digest (the token itself is only printed), read by api.app.create_app_in_process.
+    os.environ.pop(SETUP_DIGEST_VARIABLE, None)
+    if setup_token:
+        os.environ[SETUP_DIGEST_VARIABLE] = setup_token[1].digest
+    # /metrics adds up every process's request counts from files kept in one directory:
+    # PROMETHEUS_MULTIPROC_DIR if set, else one per listening port in the data directory
+    # (so two `serve` on one machine keep theirs apart).
+    chosen = os.environ.get(metrics.MULTIPROCESS_VARIABLE)
+    metrics.prepare_multiprocess_dir(
+        Path(chosen) if chosen else settings.data_dir / "metrics" / f"serve-{args.port}"
     )
     address = f"http://{args.host}:{args.port}"
-    print(f"Portline is running at {address}/ (API docs: /api/docs)")
+    processes = "one process" if workers == 1 else f"{workers} processes"
+    print(
+        f"Portline is running at {address}/ in {processes} (API docs: /api/docs); links "
+        f"that leave the server start with {settings.public_url} (PORTLINE_PUBLIC_URL)."
+    )
     if setup_token:
         # On the server's console only, never through logging: log lines may be shipped
         # elsewhere, and this one opens an empty installation to whoever reads it.
         print(
-            f"No administrator yet. Open {address}/admin/setup?token={setup_token[0]} "
+            f"No administrator yet. Open {settings.public_url}/admin/setup?token={setup_token[0]} "
             "to create the first one (or run portline init).",
             file=sys.stderr,
             flush=True,
         )
+    sys.stdout.flush()
     uvicorn.run(
-        app,
+        "api.app:create_app_in_process",
+        factory=True,
+        workers=workers,
         host=args.host,
         port=args.port,
+        # Every process logs the same way: no client address, no uvicorn access log.
         log_config=logging_config(settings.log_level),
         access_log=False,
         proxy_headers=False,
+        forwarded_allow_ips="",
         server_header=False,
         h11_max_incomplete_event_size=64 * 1024,
+        # SIGTERM: stop accepting, let the requests in hand finish (up to this long).
+        timeout_graceful_shutdown=args.graceful_timeout,
     )
     return 0
 
@@ -151,9 +184,11 @@ def _refusal(error: DomainError) -> int:
 
 
 def _print_invitation(account: NewAccount, base_url: str) -> None:
+    from api.staff.service import invitation_link
+
     print(f"Account created: {account.staff.email} ({account.staff.role}).")
     print("To choose a password and set up the second factor, open within 3 days:")
-    print(f"  {base_url.rstrip('/')}/admin/welcome/{account.invitation}")
+    print(f"  {invitation_link(base_url, account.invitation)}")
 
 
 def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
@@ -195,7 +230,7 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     print("Portline is set up, with its default categories of reports.")
     if imported:
         _print_import(imported, applied=True)
-    _print_invitation(account, args.base_url)
+    _print_invitation(account, args.base_url or settings.public_url)
     print("Then sign in at /admin to add your port, its zones and emergency numbers,")
     print("the receiving bodies and the staff; run `portline serve` to open it.")
     return 0
@@ -308,7 +343,7 @@ def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
         except DomainError as error:
             return _refusal(error)
         session.commit()
-    _print_invitation(account, args.base_url)
+    _print_invitation(account, args.base_url or settings.public_url)
     if args.port:
         print(f"It sees only the ports {', '.join(sorted(set(args.port)))}.")
     return 0
@@ -335,6 +370,153 @@ def cmd_audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from api import backup
+
+    try:
+        recipients = _backup_recipients(settings, args)
+        if not recipients:
+            print(
+                "portline: no age public key to encrypt to: give --recipient or "
+                "--recipients-file, or set PORTLINE_BACKUP_RECIPIENTS",
+                file=sys.stderr,
+            )
+            return 2
+        out_path = Path(args.file)
+        manifest = backup.backup(
+            settings=settings, engine=_engine(settings), out_path=out_path, recipients=recipients
+        )
+    except backup.BackupError as error:
+        print(f"portline: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"Backup written to {out_path} ({out_path.stat().st_size} bytes): the "
+        f"{_DATABASE_NAMES[manifest.database]} database at migration {manifest.revision}, "
+        f"encrypted to {len(recipients)} public key(s)."
+    )
+    print(
+        f"It holds no key: keep a copy of {_key_source(settings)} apart from the backups; "
+        "without it no report in them can be read."
+    )
+    return 0
+
+
+_DATABASE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def _backup_recipients(settings: Settings, args: argparse.Namespace) -> list[str]:
+    """The public keys of the command line; without any, those of the setting."""
+    from pathlib import Path
+
+    from api import backup
+
+    keys = backup.parse_recipients(args.recipient, source="--recipient")
+    for name in args.recipients_file:
+        try:
+            lines = Path(name).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise backup.BackupError(f"cannot read the recipients file {name}: {error}") from None
+        keys += backup.parse_recipients(lines, source=name)
+    if args.recipient or args.recipients_file:
+        return keys
+    return settings.backup_recipient_keys
+
+
+def _key_source(settings: Settings) -> str:
+    return "PORTLINE_KEY" if settings.key else f"the key file {settings.effective_key_file}"
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from api import backup
+
+    engine = _engine(settings)
+    try:
+        identities = [
+            identity for name in args.identity for identity in backup.read_identities(Path(name))
+        ]
+        manifest = backup.restore(engine=engine, in_path=Path(args.file), identities=identities)
+    except backup.BackupError as error:
+        print(f"portline: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"Restored {args.file}, a backup made in the hour of "
+        f"{manifest.created_hour:%Y-%m-%d %H:00} UTC by Portline {manifest.portline} "
+        f"(migration {manifest.revision}); the database is now at the latest migration."
+    )
+    return _restored_key(settings, engine)
+
+
+def _restored_key(settings: Settings, engine: Engine) -> int:
+    """Whether the configured key opens the restored database (the key is not in backups)."""
+    from api.keystore.service import open_keyring
+
+    if not settings.key and not settings.effective_key_file.exists():
+        print(
+            f"Now put the key file that was in use when the backup was made at "
+            f"{settings.effective_key_file} (mode 0600): without it Portline does not start "
+            "and no report opens."
+        )
+        return 0
+    try:
+        open_keyring(settings=settings, engine=engine)
+    except KeyFileError as error:
+        print(f"portline: the backup is restored, but {error}", file=sys.stderr)
+        return 1
+    print(f"{_key_source(settings).capitalize()} opens it. Check with `portline audit verify`.")
+    return 0
+
+
+def cmd_key_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from api import migrate, rotation
+
+    engine = _engine(settings)
+    with migrate.startup_lock(engine):
+        migrate.upgrade(engine)
+    rotation.rotate(
+        settings=settings,
+        engine=engine,
+        say=lambda line: print(line, flush=True),
+        batch_size=args.batch_size,
+        prepare=args.prepare,
+    )
+    if args.prepare:
+        return 0
+    print(
+        "Back up the key file now, and keep the previous one with the backups made "
+        "before this rotation: they need it. Processes whose key file is a copy made at "
+        "their start (systemd credentials) must be restarted."
+    )
+    return 0
+
+
+def cmd_key_status(settings: Settings, _args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from api import rotation
+    from api.crypto import sealed_key_id
+    from api.keystore.models import KeyCheck
+    from api.keystore.service import live_keys, open_keyring
+
+    engine = _engine(settings)
+    keyring = open_keyring(settings=settings, engine=engine)
+    with Session(engine) as session:
+        check = session.get_one(KeyCheck, 1)
+        counts = rotation.count_by_key(session)
+    held = ", ".join(str(kek_id) for kek_id in sorted(keyring.kek_ids))
+    print(
+        f"Key file: key {held}. New data keys are wrapped with key {sealed_key_id(check.sealed)}."
+    )
+    print(f"Keys stored values may name: {', '.join(map(str, sorted(live_keys(check))))}.")
+    for name, by_key in counts.items():
+        shown = ", ".join(f"key {kek_id}: {count}" for kek_id, count in sorted(by_key.items()))
+        print(f"  {name}: {shown or 'none'}")
+    return 0
+
+
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import logging.config
     import signal
@@ -350,8 +532,38 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     # SIGTERM (a deploy, systemd, a container stop) lets the notice in hand finish first.
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda _number, _frame: stop.set())
-    worker.run(engine=engine, keyring=keyring, settings=settings, stop=stop, once=args.once)
+    # Each of the N loops takes its own notices and jobs; they share the engine's pool.
+    loops = [
+        threading.Thread(
+            target=worker.run,
+            kwargs={
+                "engine": engine,
+                "keyring": keyring,
+                "settings": settings,
+                "stop": stop,
+                "once": args.once,
+            },
+            name=f"portline-worker-{index}",
+        )
+        for index in range(args.concurrency)
+    ]
+    for loop in loops:
+        loop.start()
+    while any(loop.is_alive() for loop in loops):
+        for loop in loops:
+            loop.join(timeout=0.5)
     return 0
+
+
+def _positive(text: str) -> int:
+    """A whole number of at least 1, for counts and durations on the command line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -371,6 +583,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port", type=int, default=8000, help="the port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=0,
+        metavar="N",
+        help="how many processes to serve with (default: one per core on PostgreSQL, one on "
+        "the embedded SQLite); each opens its own database connections",
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=_positive,
+        default=30,
+        metavar="SECONDS",
+        help="on SIGTERM, how long the requests in hand may take to finish before the "
+        "processes stop anyway (default: %(default)s)",
     )
     serve.set_defaults(handler=cmd_serve)
 
@@ -392,8 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--name", default="", help="how colleagues see them (optional)")
     init.add_argument(
         "--base-url",
-        default="http://127.0.0.1:8000",
-        help="the address staff open Portline at, for the printed link (default: %(default)s)",
+        default="",
+        help="the address staff open Portline at, for the printed link "
+        "(default: PORTLINE_PUBLIC_URL, http://127.0.0.1:8000 unless set)",
     )
     init.add_argument(
         "--port-profile",
@@ -469,8 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="", help="how colleagues see them (optional)")
     create.add_argument(
         "--base-url",
-        default="http://127.0.0.1:8000",
-        help="the address staff open Portline at, for the printed link (default: %(default)s)",
+        default="",
+        help="the address staff open Portline at, for the printed link "
+        "(default: PORTLINE_PUBLIC_URL, http://127.0.0.1:8000 unless set)",
     )
     create.set_defaults(handler=cmd_staff_create)
 
@@ -484,13 +714,117 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--once", action="store_true", help="do what is due now (notices and jobs), then exit"
     )
+    worker.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="how many notices and jobs this process works at once, each in its own loop "
+        "(default: %(default)s); on PostgreSQL, more processes on more machines also work",
+    )
     worker.set_defaults(handler=cmd_worker)
+
+    key = commands.add_parser(
+        "key",
+        help="the key file: rotate the key-encryption key, see which keys are in use",
+        description="The key file holds the key-encryption keys (kek N), which wrap every "
+        "report's data key, and the installation's lookup and signing keys, which never "
+        'change. See docs/operations.md, "Rotate the keys".',
+    )
+    key_commands = key.add_subparsers(dest="key_command", required=True)
+    rotate = key_commands.add_parser(
+        "rotate",
+        help="add a new key-encryption key, wrap every data key with it, retire the old one",
+        description="Adds key N+1 to the key file, makes it the key new data keys are "
+        "wrapped with, wraps every stored data key and second-factor secret again in "
+        "batches, then retires the old key and removes it from the key file. Safe while "
+        "Portline serves. Interrupted (a crash, kill -9), run it again: it resumes. "
+        "Back up the key file before and after.",
+    )
+    rotate.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=500,
+        metavar="N",
+        help="rows wrapped again per transaction (default: %(default)s)",
+    )
+    rotate.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only add the new key to the key file and stop: for processes that read a copy "
+        "of the key file at their start (systemd's LoadCredential), restart them, then run "
+        "`portline key rotate` again to finish",
+    )
+    rotate.set_defaults(handler=cmd_key_rotate)
+    key_commands.add_parser(
+        "status", help="the keys in the key file and how many values each one seals"
+    ).set_defaults(handler=cmd_key_status)
 
     audit = commands.add_parser("audit", help="the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser(
         "verify", help="check the hash chain; exits 1 naming the first broken entry"
     ).set_defaults(handler=cmd_audit_verify)
+
+    backup_command = commands.add_parser(
+        "backup",
+        help="write an encrypted snapshot of the database, for `portline restore`",
+        description="Writes FILE: a consistent snapshot of the database (SQLite's online "
+        "backup, or pg_dump on PostgreSQL), taken while Portline runs, encrypted with age to "
+        "the operators' public keys (make a key pair with age-keygen, and keep its private "
+        "key off this server; `age -d` opens the file too). FILE appears whole, mode 0600, or "
+        "not at all. It never holds the key file (PORTLINE_KEY_FILE): back that up "
+        "separately, apart from these backups, for without it no report, message or "
+        "attachment in them can ever be read. See docs/operations.md.",
+        epilog="Without --recipient or --recipients-file, the backup is encrypted to the "
+        "keys in PORTLINE_BACKUP_RECIPIENTS.",
+    )
+    backup_command.add_argument(
+        "file", metavar="FILE", help="where to write the backup (replaced if it exists)"
+    )
+    backup_command.add_argument(
+        "--recipient",
+        "-r",
+        action="append",
+        default=[],
+        metavar="AGE_PUBLIC_KEY",
+        help="encrypt to this age public key (age1…, as age-keygen prints it); repeat it "
+        "for several: any one of their private keys opens the backup",
+    )
+    backup_command.add_argument(
+        "--recipients-file",
+        "-R",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="encrypt to every public key in FILE (one a line, # for comments, as "
+        "`age -R` reads it); repeatable",
+    )
+    backup_command.set_defaults(handler=cmd_backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="restore a backup onto a new, empty database",
+        description="Decrypts FILE (written by `portline backup`) with an age private key and "
+        "restores it onto the empty database that PORTLINE_DATABASE_URL names (SQLite: "
+        "portline.db in PORTLINE_DATA_DIR, which must not exist yet or hold no tables), then "
+        "applies this Portline's migrations. Stop Portline first. Refused, with nothing "
+        "changed, onto a database with tables in it, with a backup of the other kind of "
+        "database, or with a private key the backup was not encrypted to. Portline then "
+        "needs the key file that was in use when the backup was made (PORTLINE_KEY_FILE); "
+        "`portline audit verify` checks both.",
+    )
+    restore.add_argument("file", metavar="FILE", help="the backup to restore")
+    restore.add_argument(
+        "--identity",
+        "-i",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="an age identity file: the private key (AGE-SECRET-KEY-1…) as age-keygen wrote "
+        "it; repeat it to try several",
+    )
+    restore.set_defaults(handler=cmd_restore)
     return parser
 
 

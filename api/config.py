@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# An age X25519 public key: "age1" and 58 characters of Bech32.
+AGE_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 
 
 class SettingsError(Exception):
@@ -25,6 +29,12 @@ class Settings(BaseSettings):
     )
     key: str | None = Field(
         default=None, description="The key-encryption key itself (base64), instead of a file."
+    )
+    backup_recipients: str = Field(
+        default="",
+        max_length=10_000,
+        description="The age public keys (age1…, separated by spaces or commas) that "
+        "`portline backup` encrypts to when it is given none.",
     )
     pow_difficulty: int = Field(
         default=16, ge=0, le=28, description="Leading zero bits a proof of work needs; 0 is off."
@@ -94,6 +104,11 @@ class Settings(BaseSettings):
         le=86_400,
         description="How often a worker looks for deadlines to remind people of.",
     )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token /metrics asks for; empty: /metrics answers only requests "
+        "over this machine's loopback that no proxy forwarded.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -101,6 +116,24 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
         return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token_hard_to_guess(cls, value: SecretStr) -> SecretStr:
+        # It travels in an Authorization header: visible ASCII only, and long enough.
+        token = value.get_secret_value()
+        if token and (len(token) < 16 or not all("!" <= char <= "~" for char in token)):
+            raise ValueError("must be empty, or 16 or more ASCII characters without spaces")
+        return value
+
+    @field_validator("backup_recipients")
+    @classmethod
+    def _age_public_keys(cls, value: str) -> str:
+        keys = value.replace(",", " ").split()
+        for key in keys:
+            if not AGE_RECIPIENT.match(key):
+                raise ValueError("must be age public keys (age1…, as age-keygen prints them)")
+        return " ".join(keys)
 
     @field_validator("public_url")
     @classmethod
@@ -114,6 +147,10 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
             return self.database_url
         return f"sqlite:///{self.data_dir / 'portline.db'}"
+
+    @property
+    def backup_recipient_keys(self) -> list[str]:
+        return self.backup_recipients.split()
 
     @property
     def effective_key_file(self) -> Path:

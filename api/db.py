@@ -7,9 +7,12 @@ transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers wait for one a
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Dialect, Engine, MetaData, TypeDecorator, event
@@ -41,15 +44,51 @@ def next_hour(moment: datetime) -> datetime:
 _WRITER_LOCK_KEY = "portline.sqlite_writer_lock"
 
 
+class _ProcessTurns:
+    """An exclusive ``flock`` on one file, taken by one thread of this process at a time
+    (the caller holds the process's own lock around it). The file is opened once per
+    process, after a fork too."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._descriptor: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._descriptor is None or self._pid != os.getpid():
+            self._descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._descriptor
+
+    def acquire(self) -> None:
+        fcntl.flock(self._file(), fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._descriptor is not None and self._pid == os.getpid():
+            fcntl.flock(self._descriptor, fcntl.LOCK_UN)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # SQLite lets one writer in at a time and makes the others sleep and retry in no
     # order, so under load some requests lose again and again (seconds of tail latency).
     # Queueing this process's transactions on a lock first keeps the wait short and fair;
     # busy_timeout still covers other processes.
+    # Several processes on one file (`portline serve --workers N`, the worker, a command)
+    # queue the same way: a process's turn also takes an exclusive lock on a file next to
+    # the database, so waiting processes sleep in the kernel until it is released rather
+    # than retrying blindly (and a process that dies, kill -9 included, lets go of it).
     writer_lock = threading.Lock()
+    database = engine.url.database
+    turns = (
+        _ProcessTurns(Path(f"{database}.writer-lock"))
+        if database not in (None, "", ":memory:")
+        else None
+    )
 
     def _release(info: dict[Any, Any]) -> None:
         if info.pop(_WRITER_LOCK_KEY, False):
+            if turns is not None:
+                turns.release()
             writer_lock.release()
 
     @event.listens_for(engine, "connect")
@@ -75,6 +114,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         if not writer_lock.acquire(timeout=30):
             raise TimeoutError("the database stayed busy for 30 s")
+        if turns is not None:
+            try:
+                turns.acquire()
+            except BaseException:
+                writer_lock.release()
+                raise
         connection.info[_WRITER_LOCK_KEY] = True
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 

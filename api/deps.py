@@ -76,7 +76,13 @@ class SignInRequired(Unauthorized):
 
 
 def secure_cookie(request: Request) -> bool:
-    """Cookies are Secure, except over plain HTTP on this machine (development)."""
+    """Cookies are Secure, except over plain HTTP on this machine (development).
+
+    Behind a TLS proxy every request arrives over plain HTTP, with whatever Host the proxy
+    passes on (``localhost``, or ``127.0.0.1`` if it rewrites it): an https public URL is
+    what says the browser is on HTTPS."""
+    if request.app.state.settings.public_url.startswith("https://"):
+        return True
     return request.url.scheme == "https" or request.url.hostname not in ("127.0.0.1", "localhost")
 
 

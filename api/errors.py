@@ -94,6 +94,13 @@ class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
 
+class Unavailable(DomainError):
+    """The service cannot do this now, through no fault of the request: try again later."""
+
+    status = 503
+    code = "unavailable"
+
+
 class HeadersTooLarge(DomainError):
     status = 431
     code = "headers_too_large"

@@ -89,13 +89,14 @@ class SetupToken:
     serve`` when it starts without an administrator. The token itself is printed once on
     the server's console and never kept; the process keeps only its hash, in memory.
 
-    Each ``portline serve`` process draws its own and prints its own line: a token is good
-    on the process that printed it, until an administrator exists, and dies with that
-    process (a restart without an administrator prints a new one). Nothing shared is used
+    Each ``portline serve`` draws its own and prints its own line: a token is good on the
+    processes of the ``serve`` that printed it (``--workers N`` hands its digest down to
+    each), until an administrator exists, and dies with them (a restart without an
+    administrator prints a new one). Nothing shared is used
     on purpose: a token stored in the database would outlive the process that printed it,
     and one derived from the key would be the same on every start, so any old console
     scroll-back would open the page. Behind a proxy spreading requests over several
-    processes, open the address the process printed, or use ``portline init``."""
+    ``serve`` commands, stop all but one while setting up, or use ``portline init``."""
 
     digest: str
 

@@ -1,5 +1,6 @@
-"""ASGI middleware: request limits, the security headers of every answer, and the
-request log of api/logs.py (which never records who is asking, nor when to the second)."""
+"""ASGI middleware: request limits, the security headers of every answer, the request
+log of api/logs.py (which never records who is asking, nor when to the second) and the
+request metrics of api/operations/metrics.py (labelled by route template, never by path)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 from api.errors import DomainError, FieldProblem, HeadersTooLarge, TooLarge, error_body
 from api.i18n import N_, negotiate
-from api.logs import RequestLog, seconds_to_next_hour
+from api.logs import RequestLog, current_hour, is_staff_request, seconds_to_next_hour
+from api.operations.metrics import OPERATIONS_PATHS, HeldRequests, observe_request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -76,7 +78,8 @@ async def _send_error(scope: Scope, send: Send, error: DomainError) -> None:
 
 class PortlineMiddleware:
     """Bounds each request, gives every answer its security headers (this is the one
-    place a Content-Security-Policy is set) and logs it through a RequestLog."""
+    place a Content-Security-Policy is set), logs it through a RequestLog and counts it in
+    the request metrics."""
 
     def __init__(
         self, app: ASGIApp, *, max_body_bytes: int, docs_prefix: str = "/api/docs"
@@ -85,6 +88,7 @@ class PortlineMiddleware:
         self.max_body_bytes = max_body_bytes
         self.docs_prefix = docs_prefix
         self.request_log = RequestLog()
+        self.held_requests = HeldRequests()
         self._hourly: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,8 +140,20 @@ class PortlineMiddleware:
                 await _send_error(scope, send_with_headers, _internal())
             status = 500
         finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            self.request_log.answered(scope, status or 500, elapsed_ms)
+            elapsed = time.perf_counter() - started
+            self.request_log.answered(scope, status or 500, elapsed * 1000)
+            method, route = str(scope.get("method")), self.request_log.route_template(scope)
+            path = scope.get("path", "")
+            if is_staff_request(path) or path in OPERATIONS_PATHS:
+                observe_request(method=method, route=route, status=status or 500, seconds=elapsed)
+            else:
+                self.held_requests.hold(
+                    hour=current_hour(),
+                    method=method,
+                    route=route,
+                    status=status or 500,
+                    seconds=elapsed,
+                )
 
     def _bounded(self, receive: Receive) -> Receive:
         received = 0
@@ -166,6 +182,7 @@ class PortlineMiddleware:
                     self._hourly.cancel()
                     self._hourly = None
                 self.request_log.write_finished_hours()
+                self.held_requests.release_finished_hours(current_hour())
             return message
 
         await self.app(scope, watched_receive, send)
@@ -175,6 +192,7 @@ class PortlineMiddleware:
             # A second past the hour, so the hour that just ended is over by the clock too.
             await asyncio.sleep(seconds_to_next_hour() + 1)
             self.request_log.write_finished_hours()
+            self.held_requests.release_finished_hours(current_hour())
 
 
 def _internal() -> _Internal:

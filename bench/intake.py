@@ -8,7 +8,9 @@ child process on a fresh, migrated and seeded database and measures:
   back: rate of 201s, p50/p95/p99 latency, errors; then the same at a steady 40/s offered;
 - receipt login (``POST /api/v1/reporter/session``), sequentially, with receipts from the load;
 - one report with a ~3 MB, 12-megapixel phone photo, end to end;
-- a baseline: a bare FastAPI app inserting one SQLModel row per request, same load.
+- a baseline: a bare FastAPI app inserting one SQLModel row per request, same load;
+- the server's memory (issue 13): the peak resident set of each of its processes during
+  the 20-client load, and what is still resident after 5 s idle.
 
 The load generator runs in its own process (``--load``) so it shares no GIL with anything,
 and the baseline app is served from this module too (``--serve-baseline``).
@@ -57,6 +59,8 @@ PHOTO_SIZE = (4000, 3000)
 TARGET_RATE = 40.0
 TARGET_P95_MS = 400.0
 TARGET_LOGIN_P50_MS = 150.0
+TARGET_RSS_MB = 250.0
+SETTLE_SECONDS = 5.0
 
 Database = Literal["sqlite", "postgresql"]
 Target = Literal["portline", "baseline"]
@@ -309,6 +313,71 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 @dataclass
+class Memory:
+    """Resident memory of the server's processes (the uvicorn parent and any workers), in
+    MB: ``peak`` is each process's high-water mark so far (VmHWM), ``settled`` its resident
+    set (VmRSS) after ``SETTLE_SECONDS`` without requests."""
+
+    peak: list[float]
+    settled: list[float]
+
+    @property
+    def processes(self) -> int:
+        return len(self.peak)
+
+    def describe(self) -> str:
+        idle = f"after {SETTLE_SECONDS:g} s idle"
+        if self.processes == 1:
+            return f"peak {self.peak[0]:.0f} MB, {self.settled[0]:.0f} MB {idle}"
+        return (
+            f"{self.processes} processes, peak {max(self.peak):.0f} MB for the largest "
+            f"({sum(self.peak):.0f} MB together), {max(self.settled):.0f} MB {idle} "
+            f"({sum(self.settled):.0f} MB together)"
+        )
+
+
+def _status_mb(pid: int, field_name: str) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise LookupError(f"{field_name} not in /proc/{pid}/status")
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid``'s children, their children and so on, from /proc (Linux only)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # The command name, in parentheses, may hold spaces: split after it.
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, of in parents.items() if of == parent]
+        found += children
+        frontier += children
+    return sorted(found)
+
+
+def server_memory() -> Memory:
+    """The memory of every process this benchmark started and is still running: the
+    server under test and its workers (the load generator has exited by now)."""
+    processes = _descendants(os.getpid())
+    peak = [_status_mb(pid, "VmHWM") for pid in processes]
+    time.sleep(SETTLE_SECONDS)
+    settled = [_status_mb(pid, "VmRSS") for pid in processes]
+    return Memory(peak=peak, settled=settled)
+
+
+@dataclass
 class LoadResult:
     elapsed: float
     client_cpu: float
@@ -344,6 +413,8 @@ class DatabaseResult:
     photo_bytes: int = 0
     photo_ms: float = math.nan
     photo_status: int = 0
+    memory: Memory | None = None
+    memory_end: Memory | None = None
 
 
 def run_load(
@@ -576,6 +647,12 @@ def bench_database(
                     f"    target >= {TARGET_RATE:.0f}/s with p95 < {TARGET_P95_MS:.0f} ms: "
                     f"{_mark(load.rate >= TARGET_RATE and load.p(0.95) < TARGET_P95_MS)}"
                 )
+                result.memory = server_memory()
+                print(
+                    f"  server memory at {clients} clients: {result.memory.describe()}; target "
+                    f"< {TARGET_RSS_MB:.0f} MB per process: "
+                    f"{_mark(max(result.memory.peak) < TARGET_RSS_MB)}"
+                )
                 # Clients sending back to back queue behind one another (latency is about
                 # clients / rate), so the target is also checked as it reads: a steady 40/s.
                 paced = run_load(base_url, "portline", seconds, clients, rate=TARGET_RATE)
@@ -609,6 +686,8 @@ def bench_database(
                     f"{result.photo_ms:.0f} ms end to end, status {result.photo_status} "
                     f"({'PASS' if result.photo_status == 201 else 'FAIL: ' + photo_body})"
                 )
+                result.memory_end = server_memory()
+                print(f"  server memory after every phase: {result.memory_end.describe()}")
                 failed = load.errors or paced.errors or result.login_failures
                 if failed or result.photo_status != 201 or has_errors(log_path):
                     print(f"  server log excerpt:\n{log_excerpt(log_path)}")
@@ -630,12 +709,15 @@ def markdown_table(results: list[DatabaseResult]) -> str:
     header = (
         "| database | Portline submissions/s | p50 ms | p95 ms | baseline submissions/s "
         "| baseline p50 ms | baseline p95 ms | receipt login p50 ms | receipt login p95 ms "
-        f"| 3 MB photo ms | p95 ms at {TARGET_RATE:.0f}/s offered |"
+        f"| 3 MB photo ms | p95 ms at {TARGET_RATE:.0f}/s offered "
+        "| peak RSS MB | settled RSS MB | peak RSS MB, every phase |"
     )
-    rows = [header, "|" + " --- |" * 11]
+    rows = [header, "|" + " --- |" * 14]
     for result in results:
         portline, baseline, paced = result.portline, result.baseline, result.open_loop
         assert portline is not None and baseline is not None and paced is not None
+        memory, memory_end = result.memory, result.memory_end
+        assert memory is not None and memory_end is not None
         cells = [
             result.database,
             f"{portline.rate:.1f}",
@@ -648,6 +730,9 @@ def markdown_table(results: list[DatabaseResult]) -> str:
             f"{percentile(result.login_ms, 0.95):.0f}",
             f"{result.photo_ms:.0f}",
             f"{paced.p(0.95):.0f}",
+            f"{max(memory.peak):.0f}",
+            f"{max(memory.settled):.0f}",
+            f"{max(memory_end.peak):.0f}",
         ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -711,17 +796,19 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(
         f"\nTargets: >= {TARGET_RATE:.0f} submissions/s sustained with p95 < "
-        f"{TARGET_P95_MS:.0f} ms; receipt login p50 < {TARGET_LOGIN_P50_MS:.0f} ms.\n"
+        f"{TARGET_P95_MS:.0f} ms; receipt login p50 < {TARGET_LOGIN_P50_MS:.0f} ms; "
+        f"server peak RSS < {TARGET_RSS_MB:.0f} MB per process at {args.clients} clients.\n"
     )
     for result in results:
         assert result.portline is not None and result.open_loop is not None
         sustained = result.portline.rate >= TARGET_RATE and result.portline.p(0.95) < TARGET_P95_MS
         paced_ok = result.open_loop.p(0.95) < TARGET_P95_MS and result.open_loop.errors == 0
         login = percentile(result.login_ms, 0.5) < TARGET_LOGIN_P50_MS
+        bounded = result.memory is not None and max(result.memory.peak) < TARGET_RSS_MB
         print(
             f"{result.database}: intake with {args.clients} clients back to back "
             f"{_mark(sustained)}, intake at {TARGET_RATE:.0f}/s offered {_mark(paced_ok)}, "
-            f"receipt login {_mark(login)}"
+            f"receipt login {_mark(login)}, memory {_mark(bounded)}"
         )
     print()
     print(markdown_table(results))

@@ -60,7 +60,14 @@ def _started(
         processes.append(
             subprocess.Popen(
                 [part.replace("{port}", str(port)) for part in argv],
-                env={**os.environ, **environment},
+                # "{port}" in a setting (PORTLINE_PUBLIC_URL) is the port this one listens on.
+                env={
+                    **os.environ,
+                    **{
+                        name: value.replace("{port}", str(port))
+                        for name, value in environment.items()
+                    },
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -55,7 +56,9 @@ class TestARealServersLog:
             session.commit()
         secrets: list[str] = []
         log_path = tmp_path / "server.log"
-        with running_server(environment, log_path) as base_url:
+        # Two processes, as production runs: every one of them logs the same way.
+        serve = [sys.executable, "-m", "api.cli", "serve", "--port", "{port}", "--workers", "2"]
+        with running_server(environment, log_path, command=serve) as base_url:
             with httpx.Client(base_url=base_url, headers={"User-Agent": PHONE}) as phone:
                 # The reporter's pages, the service worker, an asset, a mistyped address.
                 home = phone.get("/?lang=en")
@@ -119,6 +122,7 @@ class TestARealServersLog:
         log = log_path.read_text()
         lines = log.splitlines()
 
+        assert len(set(re.findall(r"Started server process \[(\d+)\]", log))) == 2, log
         for secret in secrets:
             assert secret not in log, secret
         assert case_path not in log

@@ -46,14 +46,17 @@ SECRET = re.compile(r'<p class="secret" id="secret"[^>]*>(.*?)</p>')
 def new_installation(tmp_path: Path) -> Iterator[tuple[dict[str, str], Engine]]:
     """A migrated database with nothing in it (no demo, no staff) and a server's settings."""
     with fresh_database(tmp_path, seed=False) as (url, engine):
-        yield server_environment(url, tmp_path, key=generate_key_text()), engine
+        environment = server_environment(url, tmp_path, key=generate_key_text())
+        # Each server's links at its own address (tests.server fills in the port).
+        yield {**environment, "PORTLINE_PUBLIC_URL": "http://127.0.0.1:{port}"}, engine
 
 
-def printed_token(log_path: Path, base_url: str) -> str:
-    """The token of the set-up line the server printed, checking it names its address."""
+def printed_token(log_path: Path, public_url: str = "http://127.0.0.1:8000") -> str:
+    """The token of the set-up line the server printed, checking the link starts with the
+    installation's public address (PORTLINE_PUBLIC_URL, its default unless set)."""
     found = SETUP_LINE.search(log_path.read_text())
     assert found, log_path.read_text()
-    assert found.group("address") == base_url
+    assert found.group("address") == public_url
     return found.group("token")
 
 

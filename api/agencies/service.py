@@ -23,6 +23,7 @@ from api.audit import service as audit_service
 from api.crypto import KeyRing, open_text, seal_text
 from api.errors import Conflict, FieldProblem, Forbidden, Invalid, NotFound, invalid_field
 from api.i18n import N_
+from api.keystore import service as keystore
 from api.policy import Permission
 from api.ports import service as ports_service
 from api.ports.models import Port, Zone
@@ -252,7 +253,7 @@ def _set_reach(session: Session, body_id: int, reach: Sequence[tuple[int, int | 
 
 
 def _set_secret(
-    keyring: KeyRing, body: Body, secret: str | None, generate: bool
+    session: Session, keyring: KeyRing, body: Body, secret: str | None, generate: bool
 ) -> tuple[str, str | None]:
     """Apply a secret change: what happened (for the audit log) and a generated secret."""
     if generate and secret is not None:
@@ -264,7 +265,7 @@ def _set_secret(
     if not secret:
         body.webhook_wrapped_key = body.webhook_secret_sealed = None
         return "removed", None
-    data_key, wrapped = keyring.new_data_key()
+    data_key, wrapped = keystore.new_data_key(session, keyring)
     body.webhook_wrapped_key = wrapped
     body.webhook_secret_sealed = seal_text(data_key, secret, label=WEBHOOK_SECRET_LABEL)
     return ("generated", secret) if generate else ("set", None)
@@ -331,7 +332,7 @@ def create_body(
         named_to_reporter=body_in.named_to_reporter,
     )
     secret_change, generated = _set_secret(
-        keyring, body, body_in.webhook_secret, body_in.generate_webhook_secret
+        session, keyring, body, body_in.webhook_secret, body_in.generate_webhook_secret
     )
     _check_webhook(body)
     session.add(body)
@@ -378,7 +379,7 @@ def update_body(
     if reach is not None and _set_reach(session, body.id, reach):
         changed.append("jurisdiction")
     secret_change, generated = _set_secret(
-        keyring, body, body_in.webhook_secret, body_in.generate_webhook_secret
+        session, keyring, body, body_in.webhook_secret, body_in.generate_webhook_secret
     )
     _check_webhook(body)
     session.add(body)

@@ -26,6 +26,7 @@ from api.cases.schemas import CaseStatus
 from api.crypto import KeyRing, open_sealed, open_text, seal, seal_text
 from api.errors import Conflict, FieldProblem, Forbidden, NotFound, invalid_field
 from api.i18n import N_
+from api.keystore import service as keystore
 from api.ports.models import Port, Zone
 from api.referrals import timeline
 from api.referrals.models import (
@@ -439,7 +440,7 @@ def refer(
 
     composed = _compose(session, keyring, actor, case_id, referral_in, now, for_update=True)
     view, case, body = composed.view, composed.case, composed.body
-    data_key, wrapped = keyring.new_data_key()
+    data_key, wrapped = keystore.new_data_key(session, keyring)
     referral = Referral(
         reference=_new_reference(),
         case_id=case_id,

@@ -35,6 +35,7 @@ from api.crypto import (
 from api.db import next_hour, to_hour
 from api.errors import FieldProblem, Gone, Invalid, NotFound, Unauthorized
 from api.i18n import N_, in_language, translate
+from api.keystore import service as keystore
 from api.multipart import UploadedFile
 from api.ports import service as ports_service
 from api.proofs import service as proofs_service
@@ -400,7 +401,7 @@ def submit_report(
     cleaned = _clean_files(files, settings)
     receipt = receipts.new_receipt()
     verifier = receipts.make_verifier(receipt)
-    data_key, wrapped_key = keyring.new_data_key()
+    data_key, wrapped_key = keystore.new_data_key(session, keyring)
     out = ReceiptOut(receipt=receipt, reference=_new_reference())
     identity = (
         seal_text(data_key, report_in.identity.model_dump_json(), label=Label.identity)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from passlib.context import CryptContext
 from zxcvbn import zxcvbn
 
+from api import hashing
 from api.i18n import N_
 
 MIN_LENGTH = 12
@@ -20,11 +21,13 @@ _context = CryptContext(
     argon2__time_cost=3,
     argon2__parallelism=2,
 )
-_DUMMY_HASH = _context.hash("not a password of anyone")
+with hashing.slot():
+    _DUMMY_HASH = _context.hash("not a password of anyone")
 
 
 def hash_password(password: str) -> str:
-    return str(_context.hash(password))
+    with hashing.slot():
+        return str(_context.hash(password))
 
 
 def verify(password: str, password_hash: str | None) -> tuple[bool, str | None]:
@@ -32,10 +35,11 @@ def verify(password: str, password_hash: str | None) -> tuple[bool, str | None]:
 
     Without a hash, the same work is done and the answer is no, so an unknown account
     cannot be told from a wrong password by timing."""
-    if password_hash is None:
-        _context.verify(password, _DUMMY_HASH)
-        return False, None
-    ok, new_hash = _context.verify_and_update(password, password_hash)
+    with hashing.slot():
+        if password_hash is None:
+            _context.verify(password, _DUMMY_HASH)
+            return False, None
+        ok, new_hash = _context.verify_and_update(password, password_hash)
     return bool(ok), new_hash
 
 

@@ -197,7 +197,9 @@ def sign_out(
 ) -> None:
     current = service.Current(actor, request.state.staff_session)
     service.sign_out(session=session, keyring=keyring, current=current, now=now)
-    response.delete_cookie(STAFF_COOKIE, path="/")
+    response.delete_cookie(
+        STAFF_COOKIE, path="/", httponly=True, secure=secure_cookie(request), samesite="strict"
+    )
 
 
 @router.get("/me", summary="Who I am", responses=STAFF_ONLY)
@@ -240,10 +242,17 @@ def my_sessions(actor: OwnAccount, request: Request, session: SessionDep) -> lis
 
 @router.delete("/me/sessions", status_code=204, summary="Sign out everywhere", responses=STAFF_ONLY)
 def sign_out_everywhere(
-    actor: OwnAccount, response: Response, session: SessionDep, keyring: KeyRingDep, now: Now
+    actor: OwnAccount,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    now: Now,
 ) -> None:
     service.sign_out_everywhere(session=session, keyring=keyring, actor=actor, now=now)
-    response.delete_cookie(STAFF_COOKIE, path="/")
+    response.delete_cookie(
+        STAFF_COOKIE, path="/", httponly=True, secure=secure_cookie(request), samesite="strict"
+    )
 
 
 @router.get("/accounts", summary="Every staff account", responses=STAFF_ONLY)
@@ -279,10 +288,11 @@ def create_account(
         ports=body.ports,
         now=now,
     )
-    base = str(request.base_url).rstrip("/")
     return StaffCreated(
         account=public_view(session, account.staff),
-        invitation_url=f"{base}/admin/welcome/{account.invitation}",
+        invitation_url=service.invitation_link(
+            request.app.state.settings.public_url, account.invitation
+        ),
     )
 
 
@@ -350,7 +360,7 @@ def reset_second_factor(
         session=session, keyring=keyring, actor=actor, staff_id=staff_id, now=now
     )
     staff = service.get_account(session=session, actor=actor, staff_id=staff_id)
-    base = str(request.base_url).rstrip("/")
     return StaffCreated(
-        account=public_view(session, staff), invitation_url=f"{base}/admin/welcome/{token}"
+        account=public_view(session, staff),
+        invitation_url=service.invitation_link(request.app.state.settings.public_url, token),
     )

@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from api.agencies.models import Body
 from api.audit import service as audit_service
-from api.crypto import KeyRing, open_text, seal_text
+from api.crypto import KeyRing, open_text
 from api.errors import (
     Conflict,
     FieldProblem,
@@ -149,6 +149,13 @@ def _audit(
 
 
 # Accounts --------------------------------------------------------------------------------
+
+
+def invitation_link(public_url: str, token: str) -> str:
+    """The link an invitation (or a second-factor reset) is opened at: always at
+    ``PORTLINE_PUBLIC_URL``, never at whatever address a request happened to arrive by (a
+    proxy's inner address, a Host header a client chose)."""
+    return f"{public_url.rstrip('/')}/admin/welcome/{token}"
 
 
 @dataclass(frozen=True)
@@ -459,7 +466,7 @@ def start_enrolment(*, session: Session, keyring: KeyRing, staff: Staff) -> Enro
     if staff.totp_enabled:
         raise Conflict(N_("The second factor is already set up."))
     secret = totp.new_secret()
-    staff.totp_secret_sealed = seal_text(_totp_key(keyring), secret, label=_TOTP_LABEL)
+    staff.totp_secret_sealed = seal_totp_secret(keyring, secret)
     session.add(staff)
     uri = totp.provisioning_uri(secret, staff.email)
     return Enrolment(secret=secret, uri=uri, qr_svg=totp.qr_svg(uri))
@@ -468,13 +475,23 @@ def start_enrolment(*, session: Session, keyring: KeyRing, staff: Staff) -> Enro
 def pending_enrolment(*, keyring: KeyRing, staff: Staff) -> Enrolment | None:
     if staff.totp_enabled or staff.totp_secret_sealed is None:
         return None
-    secret = open_text(_totp_key(keyring), staff.totp_secret_sealed, label=_TOTP_LABEL)
+    secret = open_totp_secret(keyring, staff.totp_secret_sealed)
     uri = totp.provisioning_uri(secret, staff.email)
     return Enrolment(secret=secret, uri=uri, qr_svg=totp.qr_svg(uri))
 
 
-def _totp_key(keyring: KeyRing) -> bytes:
-    return bytes.fromhex(keyring.lookup_hash("staff-totp-key", "v1"))
+def seal_totp_secret(keyring: KeyRing, secret: str, *, kek_id: int | None = None) -> bytes:
+    """A second factor's secret, sealed with the current key-encryption key (so a key
+    rotation seals it again, api/rotation.py)."""
+    return keyring.seal_secret(secret.encode(), label=_TOTP_LABEL, kek_id=kek_id)
+
+
+def open_totp_secret(keyring: KeyRing, sealed: bytes) -> str:
+    if sealed[:1] == b"\x01":
+        # Sealed before key ids, under a key derived from the lookup key.
+        legacy = bytes.fromhex(keyring.lookup_hash("staff-totp-key", "v1"))
+        return open_text(legacy, sealed, label=_TOTP_LABEL)
+    return keyring.open_secret(sealed, label=_TOTP_LABEL).decode()
 
 
 @dataclass(frozen=True)
@@ -678,7 +695,7 @@ def second_factor(
     if now - staff_session.created_at > SECOND_FACTOR_LIMIT:
         raise Unauthorized(N_("Too much time has passed. Sign in again."))
     secret = (
-        open_text(_totp_key(keyring), staff.totp_secret_sealed, label=_TOTP_LABEL)
+        open_totp_secret(keyring, staff.totp_secret_sealed)
         if staff.totp_enabled and staff.totp_secret_sealed
         else None
     )

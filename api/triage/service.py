@@ -14,6 +14,7 @@ from api.cases.schemas import CaseStatus
 from api.crypto import KeyRing, open_text, seal_text
 from api.errors import Conflict, NotFound, invalid_field
 from api.i18n import N_, translate
+from api.keystore import service as keystore
 from api.policy import Permission, allows
 from api.ports.models import Port, Zone
 from api.referrals import service as referrals_service
@@ -131,7 +132,7 @@ def add_note(
 ) -> None:
     """A note for the team only: the reporter and the bodies never see it."""
     cases_service.get_case(session=session, actor=actor, case_id=case_id)
-    data_key, wrapped = keyring.new_data_key()
+    data_key, wrapped = keystore.new_data_key(session, keyring)
     session.add(
         CaseNote(
             case_id=case_id,

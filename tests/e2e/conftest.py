@@ -120,6 +120,7 @@ def portline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portline]:
             "PORTLINE_POW_DIFFICULTY": str(POW_DIFFICULTY),
             "PORTLINE_QUICK_EXIT_URL": QUICK_EXIT_URL,
             "PORTLINE_LOG_LEVEL": "WARNING",
+            "PORTLINE_PUBLIC_URL": "http://127.0.0.1:{port}",  # the links it hands out
         }
         with running_server(environment, directory / "server.log") as base_url:
             yield Portline(base_url, engine)

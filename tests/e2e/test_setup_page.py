@@ -32,7 +32,11 @@ def new_installation(tmp_path: Path) -> Iterator[NewInstallation]:
     token works once, so every test needs a new one."""
     with fresh_database(tmp_path, seed=False) as (url, engine):
         log_path = tmp_path / "server.log"
-        with running_server(server_environment(url, tmp_path), log_path) as base_url:
+        environment = {
+            **server_environment(url, tmp_path),
+            "PORTLINE_PUBLIC_URL": "http://127.0.0.1:{port}",
+        }
+        with running_server(environment, log_path) as base_url:
             token = printed_token(log_path, base_url)
             yield NewInstallation(
                 Portline(base_url, engine), f"{base_url}/admin/setup?token={token}"
