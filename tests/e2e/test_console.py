@@ -49,6 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "PORTLINE_DATA_DIR": str(directory),
             "PORTLINE_KEY": generate_key_text(),
             "PORTLINE_LOG_LEVEL": "WARNING",
+            "PORTLINE_PUBLIC_URL": "http://127.0.0.1:{port}",  # the links it hands out
         }
         with running_server(environment, directory / "server.log") as base_url:
             yield Server(Portline(base_url, engine), environment)

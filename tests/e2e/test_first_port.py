@@ -55,6 +55,7 @@ def empty_installation(tmp_path: Path) -> tuple[dict[str, str], Path]:
         "PORTLINE_KEY": generate_key_text(),
         "PORTLINE_POW_DIFFICULTY": "8",
         "PORTLINE_LOG_LEVEL": "WARNING",
+        "PORTLINE_PUBLIC_URL": "http://127.0.0.1:{port}",  # the links it hands out
     }
     return environment, data_dir
 

@@ -105,6 +105,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "PORTLINE_KEY": key,
             "PORTLINE_POW_DIFFICULTY": str(POW_DIFFICULTY),
             "PORTLINE_LOG_LEVEL": "WARNING",
+            "PORTLINE_PUBLIC_URL": "http://127.0.0.1:{port}",  # the links it hands out
         }
         with running_server(environment, directory / "server.log") as base_url:
             yield Deployment(

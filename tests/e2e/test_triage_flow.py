@@ -55,6 +55,7 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Por
             "PORTLINE_KEY": key,
             "PORTLINE_POW_DIFFICULTY": str(POW_DIFFICULTY),
             "PORTLINE_LOG_LEVEL": "WARNING",
+            "PORTLINE_PUBLIC_URL": "http://127.0.0.1:{port}",  # the links it hands out
         }
         with running_server(environment, directory / "server.log") as base_url:
             yield Portline(base_url, engine), KeyRing(parse_key_text(key, source="test"))
