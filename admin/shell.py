@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
-from api.deps import STAFF_COOKIE, SessionDep, require, secure_cookie
+from api.deps import STAFF_COOKIE, SessionDep, clear_staff_cookie, require, secure_cookie
 from api.errors import DomainError, FieldProblem, Unauthorized
 from api.i18n import N_, in_language, negotiate
 from api.policy import Permission, allows
@@ -194,9 +194,7 @@ def with_session_cookie(request: Request, response: Response, token: str) -> Res
 
 
 def without_session_cookie(request: Request, response: Response) -> Response:
-    response.delete_cookie(
-        STAFF_COOKIE, path="/", httponly=True, secure=secure_cookie(request), samesite="strict"
-    )
+    clear_staff_cookie(request, response)
     return response
 
 

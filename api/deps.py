@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
@@ -84,6 +84,14 @@ def secure_cookie(request: Request) -> bool:
     if request.app.state.settings.public_url.startswith("https://"):
         return True
     return request.url.scheme == "https" or request.url.hostname not in ("127.0.0.1", "localhost")
+
+
+def clear_staff_cookie(request: Request, response: Response) -> None:
+    """End the staff session cookie with the attributes it was set with (a browser keeps
+    a cookie whose deletion differs in Secure or SameSite)."""
+    response.delete_cookie(
+        STAFF_COOKIE, path="/", httponly=True, secure=secure_cookie(request), samesite="strict"
+    )
 
 
 def _staff_token(request: Request) -> str:

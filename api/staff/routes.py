@@ -14,6 +14,7 @@ from api.deps import (
     Now,
     Public,
     SessionDep,
+    clear_staff_cookie,
     require,
     secure_cookie,
 )
@@ -197,9 +198,7 @@ def sign_out(
 ) -> None:
     current = service.Current(actor, request.state.staff_session)
     service.sign_out(session=session, keyring=keyring, current=current, now=now)
-    response.delete_cookie(
-        STAFF_COOKIE, path="/", httponly=True, secure=secure_cookie(request), samesite="strict"
-    )
+    clear_staff_cookie(request, response)
 
 
 @router.get("/me", summary="Who I am", responses=STAFF_ONLY)
@@ -250,9 +249,7 @@ def sign_out_everywhere(
     now: Now,
 ) -> None:
     service.sign_out_everywhere(session=session, keyring=keyring, actor=actor, now=now)
-    response.delete_cookie(
-        STAFF_COOKIE, path="/", httponly=True, secure=secure_cookie(request), samesite="strict"
-    )
+    clear_staff_cookie(request, response)
 
 
 @router.get("/accounts", summary="Every staff account", responses=STAFF_ONLY)
