@@ -176,6 +176,9 @@ class PortlineMiddleware:
         async def watched_receive() -> Message:
             message = await receive()
             if message["type"] == "lifespan.startup" and self._hourly is None:
+                # What a run counts begins with it, as the unfinished hour ends with it.
+                self.request_log = RequestLog()
+                self.held_requests = HeldRequests()
                 self._hourly = asyncio.create_task(self._write_every_hour())
             elif message["type"] == "lifespan.shutdown":
                 if self._hourly is not None:

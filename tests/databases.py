@@ -6,7 +6,10 @@ or a PostgreSQL URL whose server may create databases (``postgresql://postgres@1
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,31 +34,81 @@ def _admin_url() -> str:
     )
 
 
+# Each process migrates (and seeds) one template per kind the first time one is asked for,
+# then copies it: PostgreSQL's CREATE DATABASE ... TEMPLATE, a file copy on SQLite. Running
+# every migration for each of the suite's hundred live databases cost about a minute.
+_TEMPLATES: dict[bool, str] = {}
+
+
+def _template(seed: bool) -> str:
+    """The name (PostgreSQL) or file path (SQLite) of this process's template database."""
+    if seed not in _TEMPLATES:
+        if ON_POSTGRES:
+            name = f"portline_template_{uuid.uuid4().hex[:12]}"
+            _create_database(name, template=None)
+            atexit.register(_drop_database, name)
+            url = _database_url(name)
+        else:
+            directory = tempfile.mkdtemp(prefix="portline-template-")
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
+            name = str(Path(directory) / "template.db")
+            url = f"sqlite:///{name}"
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine)
+            if seed:
+                with Session(engine) as session:
+                    seed_demo(session)
+                    session.commit()
+        finally:
+            engine.dispose()  # a PostgreSQL template is copied only with no one connected
+        _TEMPLATES[seed] = name
+    return _TEMPLATES[seed]
+
+
+def _database_url(name: str) -> str:
+    return make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def _create_database(name: str, *, template: str | None) -> None:
+    admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            copied = f' TEMPLATE "{template}"' if template else ""
+            connection.execute(text(f'CREATE DATABASE "{name}"{copied}'))
+    finally:
+        admin.dispose()
+
+
+def _drop_database(name: str) -> None:
+    admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @contextmanager
 def fresh_database(directory: Path, *, seed: bool = True) -> Iterator[tuple[str, Engine]]:
     """A new database at the latest migration (and the demo port), removed afterwards."""
+    template = _template(seed)
     if ON_POSTGRES:
         name = f"portline_test_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
+        _create_database(name, template=template)
+        url = _database_url(name)
     else:
-        url = f"sqlite:///{directory / f'portline-{uuid.uuid4().hex[:8]}.db'}"
+        path = directory / f"portline-{uuid.uuid4().hex[:8]}.db"
+        # Closing its last connection folded the template's write-ahead log into the file.
+        shutil.copyfile(template, path)
+        url = f"sqlite:///{path}"
     engine = make_engine(url)
     try:
-        migrate.upgrade(engine)
-        if seed:
-            with Session(engine) as session:
-                seed_demo(session)
-                session.commit()
         yield url, engine
     finally:
         engine.dispose()
         if ON_POSTGRES:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            _drop_database(name)
 
 
 def raw_dump(url: str, engine: Engine) -> bytes:
