@@ -126,6 +126,9 @@ BLOCKED_REASONS = {
         "A reporter excluded this body: it can never receive this case."
     ),
     referrals_service.IMPLICATED: N_("Implicated in the case: it can never receive it."),
+    referrals_service.ALREADY_REFERRED: N_(
+        "Already referred: this body holds a live referral of the case."
+    ),
 }
 # Why a notice was cancelled rather than sent, as triage reads it on the case.
 CANCEL_REASONS = {
@@ -483,7 +486,10 @@ def referral_context(
     case = cases_service.get_case(session=session, actor=actor, case_id=case_id)
     implicated = referrals_service.implicated_bodies(session=session, case_id=case_id)
     marked = {body.code for body in implicated}
+    bodies = agencies_service.bodies_for(session=session, actor=actor)
     return {
+        # Reporters' exclusions name bodies by code: the page shows their names.
+        "body_names": {body.code: body.name for body in bodies},
         "referrals": referrals_service.referral_views(
             session=session, keyring=keyring, actor=actor, case_id=case_id, now=now
         ),
@@ -499,9 +505,5 @@ def referral_context(
             if choice.recommended_by
         ],
         "implicated": implicated,
-        "markable": [
-            body
-            for body in agencies_service.bodies_for(session=session, actor=actor)
-            if body.active and body.code not in marked
-        ],
+        "markable": [body for body in bodies if body.active and body.code not in marked],
     }

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from admin.case import BLOCKED_REASONS, CASES_URL, FormText, _valid, case_url
 from admin.queue import KIND_NAMES
@@ -21,8 +22,11 @@ from admin.shell import (
     redirect,
     render,
 )
+from api.agencies import service as agencies_service
+from api.cases import service as cases_service
 from api.deps import KeyRingDep, Now, SessionDep
 from api.errors import DomainError
+from api.i18n import N_
 from api.ids import Id
 from api.referrals import service as referrals_service
 from api.referrals.schemas import ReferralDraft, ReferralIn
@@ -185,7 +189,10 @@ def mark_implicated(
     actor: Triager,
     body: FormText = "",
     remove: FormText = "",
+    confirmed: FormText = "",
 ) -> Response:
+    if remove != "1" and confirmed != "1":
+        return _confirm_implicated(request, session, actor, case_id, body[:48])
     service_call = (
         referrals_service.unmark_implicated if remove == "1" else referrals_service.mark_implicated
     )
@@ -201,6 +208,31 @@ def mark_implicated(
         ),
         done_url=case_url(case_id, "not_implicated" if remove == "1" else "implicated"),
         refused=_refused(request),
+    )
+
+
+def _confirm_implicated(
+    request: Request, session: Session, actor: Staff, case_id: int, code: str
+) -> Response:
+    """Before marking a body implicated: what it does, and the live referral it withdraws."""
+    try:
+        cases_service.get_case(session=session, actor=actor, case_id=case_id)
+    except DomainError as error:
+        return _refused(request)(error)
+    body = agencies_service.find_body_for(session=session, actor=actor, code=code)
+    if body is None or body.id is None:
+        return error_page(request, 422, N_("Choose the body to mark implicated."))
+    return render(
+        request,
+        "implicated_confirm.html",
+        {
+            "case_id": case_id,
+            "body": body,
+            "withdrawn": referrals_service.live_references(
+                session=session, case_id=case_id, body_id=body.id
+            ),
+        },
+        staff=actor,
     )
 
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from api.profiles.service import Imported
     from api.staff.service import NewAccount
 
+PUBLIC_URL_VARIABLE = "PORTLINE_PUBLIC_URL"
+
 
 def _engine(settings: Settings) -> Engine:
     if settings.effective_database_url.startswith("sqlite"):
@@ -41,7 +43,9 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    import subprocess
+
     from sqlmodel import Session
 
     from api import migrate
@@ -49,6 +53,16 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     from api.demo import seed_demo, seed_demo_reports, seed_demo_staff
     from api.keystore.service import open_keyring
 
+    if args.worker and not args.serve:
+        print(
+            "portline: demo --worker runs a worker beside the server: add --serve.", file=sys.stderr
+        )
+        return 2
+    address = f"http://{args.host}:{args.port}"
+    if args.serve and PUBLIC_URL_VARIABLE not in os.environ:
+        # Unless told otherwise, the demo hands out links at the address it serves.
+        os.environ[PUBLIC_URL_VARIABLE] = address
+        settings = settings.model_copy(update={"public_url": address})
     engine = _engine(settings)
     # Seeding adds what is missing, so two seeds at once would both add it: it waits too.
     with migrate.startup_lock(engine), Session(engine, expire_on_commit=False) as session:
@@ -68,13 +82,65 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         print(f"the receipt code at {settings.public_url}/my-report, for example:")
         for reference, receipt in receipts[:2]:
             print(f"  {reference}  receipt {receipt}")
+    else:
+        print(
+            f"\nThe demo already exists in {settings.effective_database_url}: nothing was added.\n"
+            "Its reports' receipt codes were printed only when it was made; Portline keeps no\n"
+            f"copy it could show again. Send a new report at {settings.public_url}/ for a new\n"
+            "code, or start afresh in an empty data directory:\n"
+            "  PORTLINE_DATA_DIR=$(mktemp -d) portline demo"
+        )
     print(f"\nConsole logins ({settings.public_url}/admin; new passwords on every run).")
     print("Add the secret to any authenticator app for the 6-digit codes:")
     for login in logins:
         print(
             f"  {login.role:<14} {login.email:<28} {login.password:<32} secret {login.totp_secret}"
         )
-    return 0
+    print()
+    if settings.public_url.rstrip("/") != address:
+        print(
+            f"Links printed here and sent by e-mail start with {settings.public_url} "
+            f"({PUBLIC_URL_VARIABLE}); Portline listens at {address}/."
+        )
+    if not args.worker:
+        print(
+            "Notices to receiving bodies, reminders and retention purges wait until a worker\n"
+            "runs: portline worker in another terminal, or portline demo --serve --worker."
+        )
+    if not args.serve:
+        print(f"Serve it with: portline serve --host {args.host} --port {args.port}")
+        return 0
+    sys.stdout.flush()
+    worker = (
+        subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], preexec_fn=_end_with_parent)
+        if args.worker
+        else None
+    )
+    if worker is not None:
+        print(f"A worker is running beside the server (process {worker.pid}).", flush=True)
+    try:
+        return cmd_serve(settings, args)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=args.graceful_timeout)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _end_with_parent() -> None:
+    """In a child, before it runs: on Linux, end it with SIGTERM when its parent ends, even
+    by a signal that leaves the parent no time to stop it (uvicorn ends a server stopped by
+    SIGTERM with that signal again, once it has shut down)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the parent's own stop is all there is
 
 
 def default_workers(settings: Settings) -> int:
@@ -574,17 +640,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="apply migrations, then serve the app")
-    serve.add_argument(
+    # How to serve: the options of serve, which demo --serve takes too.
+    serving = argparse.ArgumentParser(add_help=False)
+    serving.add_argument(
         "--host",
         default="127.0.0.1",
         help="the address to listen on; keep the default behind a reverse proxy "
         "(default: %(default)s)",
     )
-    serve.add_argument(
+    serving.add_argument(
         "--port", type=int, default=8000, help="the port to listen on (default: %(default)s)"
     )
-    serve.add_argument(
+    serving.add_argument(
         "--workers",
         type=_positive,
         default=0,
@@ -592,13 +659,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="how many processes to serve with (default: one per core on PostgreSQL, one on "
         "the embedded SQLite); each opens its own database connections",
     )
-    serve.add_argument(
+    serving.add_argument(
         "--graceful-timeout",
         type=_positive,
         default=30,
         metavar="SECONDS",
         help="on SIGTERM, how long the requests in hand may take to finish before the "
         "processes stop anyway (default: %(default)s)",
+    )
+    serve = commands.add_parser(
+        "serve", parents=[serving], help="apply migrations, then serve the app"
     )
     serve.set_defaults(handler=cmd_serve)
 
@@ -632,9 +702,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.set_defaults(handler=cmd_init)
 
-    commands.add_parser("demo", help="seed a demo port with taxonomy and bodies").set_defaults(
-        handler=cmd_demo
+    demo = commands.add_parser(
+        "demo",
+        parents=[serving],
+        help="seed a demo port with taxonomy, bodies, reports and console logins",
+        description="Seeds what the demo lacks (a second run adds no reports and prints new "
+        "console passwords), then prints the console logins and, the first time, receipt "
+        "codes of demo reports. With --serve, links handed out start with the address it "
+        "serves unless PORTLINE_PUBLIC_URL says otherwise.",
     )
+    demo.add_argument(
+        "--serve", action="store_true", help="serve the demo once it is seeded, as serve does"
+    )
+    demo.add_argument(
+        "--worker",
+        action="store_true",
+        help="with --serve, also run a worker beside the server, which delivers the notices "
+        "to receiving bodies and stops with it",
+    )
+    demo.set_defaults(handler=cmd_demo)
 
     port = commands.add_parser(
         "port",

@@ -8,9 +8,11 @@ own catalogs under ``<package>/locale/<lang>/LC_MESSAGES/messages.po``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from functools import cache
 from pathlib import Path
 
+from babel.dates import format_date
 from babel.messages.pofile import read_po
 
 LANGUAGES: tuple[str, ...] = ("en", "fr", "nl", "de", "es", "it", "pt", "ar")
@@ -18,6 +20,11 @@ DEFAULT_LANGUAGE = "en"
 RTL_LANGUAGES = frozenset({"ar"})
 
 API_LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+def format_day(day: date, language: str) -> str:
+    """A day as ``language`` writes it in full ("4 December 2026", "4 décembre 2026")."""
+    return format_date(day, format="long", locale=language)
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"

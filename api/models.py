@@ -20,6 +20,7 @@ from api.reports.models import (
     Message,
     Report,
     ReportExclusion,
+    ReportStep,
     Submission,
 )
 from api.retention.models import PurgedCount, PurgedReceipt, PurgedReferral
@@ -56,6 +57,7 @@ __all__ = [
     "ReferralEvent",
     "Report",
     "ReportExclusion",
+    "ReportStep",
     "RoutingRule",
     "Schedule",
     "SpentProof",

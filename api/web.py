@@ -8,6 +8,7 @@ import gzip
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from api.i18n import RTL_LANGUAGES, translate
+from api.i18n import RTL_LANGUAGES, format_day, translate
 
 PAGE_HEADERS = {"cache-control": "no-store"}
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -134,6 +135,7 @@ class Pages:
         page = self.environment.get_template(template).render(
             {
                 "_": gettext_for(language, self.locale_dir),
+                "day": partial(format_day, language=language),
                 "lang": language,
                 "direction": "rtl" if language in RTL_LANGUAGES else "ltr",
                 **(context or {}),

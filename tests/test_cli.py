@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -11,6 +13,7 @@ import pyotp
 import pytest
 from sqlalchemy import create_engine, text
 
+from api.cli import build_parser
 from api.config import SettingsError, load_settings
 from api.proofs.service import solve
 from tests.server import running_server
@@ -127,9 +130,84 @@ class TestCommands:
             )
             assert opened.status_code == 200, opened.text
 
+    def test_a_second_demo_says_it_exists_and_how_to_get_receipts_again(
+        self, tmp_path: Path
+    ) -> None:
+        portline("demo", data_dir=tmp_path)
+        again = portline("demo", "--port", "9123", data_dir=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert "The demo already exists" in again.stdout
+        assert "PORTLINE_DATA_DIR=$(mktemp -d) portline demo" in again.stdout
+        # It says where it would serve, that links start elsewhere, and what a worker does.
+        assert "Serve it with: portline serve --host 127.0.0.1 --port 9123" in again.stdout
+        assert "start with http://127.0.0.1:8000 (PORTLINE_PUBLIC_URL)" in again.stdout
+        assert "Portline listens at http://127.0.0.1:9123/" in again.stdout
+        assert "wait until a worker" in again.stdout
+
+    def test_a_demo_worker_needs_the_server_it_runs_beside(self, tmp_path: Path) -> None:
+        refused = portline("demo", "--worker", data_dir=tmp_path)
+        assert refused.returncode == 2
+        assert "add --serve" in refused.stderr
+        assert not (tmp_path / "portline.db").exists()
+
+    def test_the_readmes_demo_serves_with_a_worker_and_links_at_its_own_address(
+        self, tmp_path: Path
+    ) -> None:
+        log = tmp_path / "demo.log"
+        environment = {"PORTLINE_DATA_DIR": str(tmp_path / "var"), "PORTLINE_DATABASE_URL": ""}
+        command = ["bash", "scripts/demo", "--port", "{port}", "--worker"]
+        with running_server(environment, log, command=command) as base_url:
+            printed = log.read_text()
+            assert f"Console logins ({base_url}/admin;" in printed
+            assert "wait until a worker" not in printed
+            worker = re.search(r"A worker is running beside the server \(process (\d+)\)", printed)
+            assert worker, printed
+            worker_pid = int(worker.group(1))
+            # The worker works: it schedules the retention sweep in the demo's database.
+            engine = create_engine(f"sqlite:///{tmp_path / 'var' / 'portline.db'}")
+            deadline = time.monotonic() + 30
+            with engine.connect() as connection:
+                while not connection.execute(text("SELECT count(*) FROM job_schedule")).scalar():
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.2)
+            engine.dispose()
+        # Stopping the demo stops its worker.
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{worker_pid}").exists() and _alive(worker_pid):
+            assert time.monotonic() < deadline, "the worker outlived the demo"
+            time.sleep(0.1)
+
     def test_serve_migrates_an_empty_data_directory_then_serves(self, tmp_path: Path) -> None:
         environment = {"PORTLINE_DATA_DIR": str(tmp_path / "fresh"), "PORTLINE_DATABASE_URL": ""}
         with running_server(environment, tmp_path / "serve.log") as base_url:
             config = httpx.get(f"{base_url}/api/v1/public/config").json()
         assert config["ports"] == []  # migrated, not seeded
         assert len(config["languages"]) == 8
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+class TestHelp:
+    def test_every_command_and_option_says_what_it_does(self) -> None:
+        missing: list[str] = []
+
+        def walk(parser: argparse.ArgumentParser, path: str) -> None:
+            for action in parser._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    helps = {choice.dest: choice.help for choice in action._choices_actions}
+                    for name, command in action.choices.items():
+                        if not helps.get(name):
+                            missing.append(f"{path} {name}")
+                        walk(command, f"{path} {name}")
+                elif not action.help or action.help == argparse.SUPPRESS:
+                    missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+        walk(build_parser(), "portline")
+        assert missing == []

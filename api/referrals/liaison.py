@@ -22,6 +22,7 @@ from api.referrals import service as referrals_service
 from api.referrals.models import LIVE_STATUSES, Referral, ReferralAttachment, ReferralEvent
 from api.referrals.schemas import LiaisonReferral, ReferralRow, TimelineEntry
 from api.reports import service as reports_service
+from api.reports import steps
 from api.retention import tombstones
 from api.staff.models import Staff
 from api.staff.service import authorize
@@ -240,7 +241,9 @@ def step(
         _back_to_triage(session, referral)
     if to == "closed":
         referral.closed_at = now
-        # The reporter reads the outcome from the authority that handled the report.
+        # The reporter reads the outcome from the authority that handled the report, and
+        # their status says so at once unless another body still works the case.
+        others_working = _others_working(session, referral)
         for report in reports_service.reports_of_case(session=session, case_id=referral.case_id):
             reports_service.add_team_message(
                 session=session,
@@ -250,6 +253,10 @@ def step(
                 now=now,
                 author=AUTHORITY_AUTHOR,
             )
+            steps.record(session, report, steps.OUTCOME, now, body_id=referral.body_id)
+            if not others_working and report.status == "referred":
+                report.status = "outcome"
+                session.add(report)
     session.add(referral)
     referrals_service.cancel_undeliverable(session=session, case_id=referral.case_id)
     timeline.add_event(
@@ -265,8 +272,8 @@ def step(
     _audit(session, keyring, actor, f"referral.{to}", referral, now)
 
 
-def _back_to_triage(session: Session, referral: Referral) -> None:
-    """A declined case waits for triage again, unless another body still works it."""
+def _others_working(session: Session, referral: Referral) -> bool:
+    """Whether a body other than ``referral``'s still holds a live referral of its case."""
     others = session.exec(
         select(Referral.id).where(
             Referral.case_id == referral.case_id,
@@ -274,8 +281,17 @@ def _back_to_triage(session: Session, referral: Referral) -> None:
             col(Referral.status).in_(LIVE_STATUSES),
         )
     ).first()
+    return others is not None
+
+
+def _back_to_triage(session: Session, referral: Referral) -> None:
+    """A declined case waits for triage again, unless another body still works it."""
     case = session.get(Case, referral.case_id)
-    if others is None and case is not None and case.status == CaseStatus.referred:
+    if (
+        not _others_working(session, referral)
+        and case is not None
+        and case.status == CaseStatus.referred
+    ):
         case.status = CaseStatus.in_progress
         session.add(case)
         for report in reports_service.reports_of_case(session=session, case_id=case.id or 0):
@@ -393,6 +409,7 @@ def answer_question(
             author=AUTHORITY_AUTHOR,
         )
         report.status = "waiting_for_reporter"
+        steps.record(session, report, steps.QUESTION, now)
         session.add(report)
     if case is not None and case.status != CaseStatus.closed:
         case.status = CaseStatus.waiting_for_reporter

@@ -17,7 +17,8 @@ class BodyChoice(BaseModel):
     kind: str
     recommended_by: str | None = Field(description="The name of the rule that recommends it.")
     blocked: str | None = Field(
-        description='"excluded_by_reporter" or "implicated": it can never receive this case.'
+        description='"excluded_by_reporter" or "implicated": it can never receive this case; '
+        '"already_referred": it holds a live referral of it already.'
     )
 
 

@@ -46,6 +46,7 @@ from api.referrals.schemas import (
     SharedPhoto,
 )
 from api.reports import service as reports_service
+from api.reports import steps
 from api.reports.models import Attachment, Report, ReportExclusion
 from api.reports.service import Label
 from api.routing import service as routing_service
@@ -61,6 +62,7 @@ _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 EXCLUDED_BY_REPORTER = "excluded_by_reporter"
 IMPLICATED = "implicated"
+ALREADY_REFERRED = "already_referred"  # a live referral to the body exists: not twice
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
@@ -205,11 +207,33 @@ def _body(session: Session, actor: Staff, code: str) -> Body:
     return body
 
 
+def live_references(*, session: Session, case_id: int, body_id: int) -> list[str]:
+    """The references of ``body``'s live referrals of the case (marking it implicated
+    withdraws them)."""
+    return list(
+        session.exec(
+            select(Referral.reference)
+            .where(
+                Referral.case_id == case_id,
+                Referral.body_id == body_id,
+                col(Referral.status).in_(LIVE_STATUSES),
+            )
+            .order_by(col(Referral.id))
+        )
+    )
+
+
 def body_choices(*, session: Session, actor: Staff, case: Case) -> list[BodyChoice]:
     """Every active body ``actor`` sees: the recommended ones first, each with the rule
     that recommends it, and those that may never receive the case marked so."""
     assert case.id is not None
     blocked = forbidden_bodies(session=session, case_id=case.id)
+    for body_id in session.exec(
+        select(Referral.body_id).where(
+            Referral.case_id == case.id, col(Referral.status).in_(LIVE_STATUSES)
+        )
+    ):
+        blocked.setdefault(body_id, ALREADY_REFERRED)
     recommended = {
         found.body.id: found.rule.name
         for found in routing_service.recommend(session=session, case=case)
@@ -503,6 +527,7 @@ def refer(
         session.add(case)
     for report in reports_service.reports_of_case(session=session, case_id=case_id):
         report.status = "referred"
+        steps.record(session, report, steps.REFERRED, now, body_id=referral.body_id)
         session.add(report)
     outbox.enqueue(session=session, referral=referral, now=now)
     _audit(

@@ -48,6 +48,19 @@ class ReportExclusion(SQLModel, table=True):
     body_id: int = Field(foreign_key="body.id", primary_key=True)
 
 
+class ReportStep(SQLModel, table=True):
+    """A step of the report's handling that its reporter may know (``api.reports.steps``),
+    dated to the day; ``body_id`` is the authority a referral or an outcome concerns."""
+
+    __tablename__ = "report_step"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True, ondelete="CASCADE")
+    step: str = Field(sa_type=String(16))
+    day: date
+    body_id: int | None = Field(default=None, foreign_key="body.id")
+
+
 class Message(SQLModel, table=True):
     """A post in a report's thread; ``seq`` orders it, its hour is all the time kept."""
 

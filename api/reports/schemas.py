@@ -162,9 +162,13 @@ class ReporterToken(BaseModel):
 
 
 class TimelineEvent(BaseModel):
-    event: str = Field(examples=["received"])
-    label: str
-    hour: datetime
+    event: str = Field(
+        examples=["received"],
+        description="received, acknowledged, question, answered, referred, outcome, closed "
+        "or reopened.",
+    )
+    label: str = Field(description="What happened, in the reporter's language.")
+    day: date = Field(description="The day it happened (UTC): no finer time is kept.")
 
 
 class MessagePublic(BaseModel):

@@ -42,7 +42,7 @@ from api.proofs import service as proofs_service
 from api.proofs.service import FormGuard
 from api.referrals import timeline
 from api.referrals.models import LIVE_STATUSES, Referral
-from api.reports import receipts
+from api.reports import receipts, steps
 from api.reports.files import CleanFile, clean_file
 from api.reports.models import (
     Attachment,
@@ -67,7 +67,6 @@ from api.reports.schemas import (
     StaffAttachment,
     StaffReportView,
     ThreadMessage,
-    TimelineEvent,
 )
 from api.retention import tombstones
 from api.taxonomy import service as taxonomy_service
@@ -90,10 +89,10 @@ STATUS_LABELS: dict[str, str] = {
     "waiting_for_reporter": N_("The team has a question for you. Please answer below."),
     "in_progress": N_("The team is working on your report."),
     "referred": N_("Your report was passed to a competent authority, which is looking into it."),
+    "outcome": N_(
+        "The authority that handled your report has said what came of it: read its message below."
+    ),
     "closed": N_("Closed. The team's last message tells you what came of it."),
-}
-EVENT_LABELS: dict[str, str] = {
-    "received": N_("Report received"),
 }
 
 
@@ -456,6 +455,7 @@ def submit_report(
             session.add(report)
             session.flush()
             assert report.id is not None
+            steps.record(session, report, steps.RECEIVED, now)
             session.add_all(
                 ReportExclusion(report_id=report.id, body_id=body_id) for body_id in excluded
             )
@@ -655,13 +655,7 @@ def reporter_view(
         kind=Kind(report.kind),
         category=(in_language(category.names, language) or category.name) if category else "",
         received_hour=report.received_hour,
-        timeline=[
-            TimelineEvent(
-                event="received",
-                label=translate(EVENT_LABELS["received"], language),
-                hour=report.received_hour,
-            )
-        ],
+        timeline=steps.timeline(session, report, language),
         messages=messages,
         attachments=_attachments_public(session, report),
     )
@@ -711,6 +705,7 @@ def add_reporter_message(
     report.next_message_seq += 1
     if report.status == "waiting_for_reporter":
         _answered(session, report)
+        steps.record(session, report, steps.ANSWERED, now)
     if report.case_id is not None:
         timeline.pass_answer_on(
             session=session, keyring=keyring, case_id=report.case_id, text=message_in.body, now=now

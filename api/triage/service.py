@@ -20,6 +20,7 @@ from api.ports.models import Port, Zone
 from api.referrals import service as referrals_service
 from api.referrals.models import LIVE_STATUSES, Referral
 from api.reports import service as reports_service
+from api.reports import steps
 from api.reports.models import ReportExclusion
 from api.retention import policy as retention_policy
 from api.staff import service as staff_service
@@ -190,6 +191,7 @@ def acknowledge(
     cases_service.acknowledge(session=session, actor=actor, case_id=case_id, now=now)
     for report in reports_service.reports_of_case(session=session, case_id=case_id):
         report.status = "acknowledged"
+        steps.record(session, report, steps.ACKNOWLEDGED, now)
         reports_service.add_team_message(
             session=session,
             keyring=keyring,
@@ -227,6 +229,7 @@ def reply(
     if reply_in.question:
         case.status = CaseStatus.waiting_for_reporter
         report.status = "waiting_for_reporter"
+        steps.record(session, report, steps.QUESTION, now)
         session.add(case)
         session.add(report)
     _audit(
@@ -317,6 +320,7 @@ def close(
     session.add(case)
     for report in reports_service.reports_of_case(session=session, case_id=case_id):
         report.status = "closed"
+        steps.record(session, report, steps.CLOSED, now)
         reports_service.add_team_message(
             session=session, keyring=keyring, report=report, body=closing.outcome, now=now
         )
@@ -335,6 +339,7 @@ def reopen(
     session.add(case)
     for report in reports_service.reports_of_case(session=session, case_id=case_id):
         report.status = "acknowledged" if case.acknowledged_at else "received"
+        steps.record(session, report, steps.REOPENED, now)
         session.add(report)
     _audit(session, keyring, actor, "case.reopened", case_id, now)
 

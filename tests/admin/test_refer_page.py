@@ -34,6 +34,16 @@ def _referrals(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Referral)).one()
 
 
+def _referred(console: TestClient, session: Session, keyring: KeyRing) -> tuple[int, str]:
+    """A new case referred to the police by a triager signed in on ``console``; its id
+    and the console's CSRF token."""
+    case_id = _case(console, session)
+    sign_in(console, make_person(session, keyring, role=Role.triager))
+    token = csrf_of(console.get(f"/admin/cases/{case_id}/refer").text)
+    console.post(f"/admin/cases/{case_id}/refer", data=_form(token, go="send"))
+    return case_id, token
+
+
 def _form(token: str, **changes: str) -> dict[str, str]:
     form = {
         "csrf_token": token,
@@ -112,26 +122,69 @@ class TestReferring:
     def test_marking_a_body_implicated_withdraws_its_referral(
         self, console: TestClient, session: Session, keyring: KeyRing
     ) -> None:
-        case_id = _case(console, session)
-        sign_in(console, make_person(session, keyring, role=Role.triager))
-        token = csrf_of(console.get(f"/admin/cases/{case_id}/refer").text)
-        console.post(f"/admin/cases/{case_id}/refer", data=_form(token, go="send"))
-        marked = console.post(
+        case_id, token = _referred(console, session, keyring)
+        case_page = console.get(f"/admin/cases/{case_id}").text
+        # No body is chosen for the triager: the list starts empty.
+        assert '<option value="" selected>Choose a body</option>' in case_page
+        reference = session.exec(select(Referral.reference)).one()
+        asked = console.post(
             f"/admin/cases/{case_id}/implicated",
             data={"csrf_token": token, "body": "police-port-unit"},
+        )
+        # First the question, naming the referral it withdraws; nothing has changed yet.
+        assert asked.status_code == 200
+        assert "Mark Regional police – port unit implicated?" in asked.text
+        assert f"Its live referral {reference} is withdrawn at once" in asked.text
+        assert 'name="confirmed" value="1"' in asked.text
+        assert session.exec(select(Referral.status)).all() == ["sent"]
+        marked = console.post(
+            f"/admin/cases/{case_id}/implicated",
+            data={"csrf_token": token, "body": "police-port-unit", "confirmed": "1"},
         )
         assert "it can never receive this case" in marked.text and "Withdrawn" in marked.text
         refused = console.post(f"/admin/cases/{case_id}/refer", data=_form(token, go="send"))
         assert refused.status_code == 403
         assert session.exec(select(Referral.status)).all() == ["withdrawn"]
 
-    def test_a_failed_notice_shows_its_error_and_can_be_sent_again(
+    def test_a_reporters_exclusion_shows_the_bodys_name(
+        self, console: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        case_id = _case(console, session, exclude_bodies=["police-port-unit"])
+        sign_in(console, make_person(session, keyring, role=Role.triager))
+        page = console.get(f"/admin/cases/{case_id}").text
+        told = page[page.index("Must never be told") :]
+        told = told[: told.index("</dd>")]
+        assert "Regional police – port unit" in told and "police-port-unit" not in told
+
+    def test_a_body_without_a_referral_is_marked_after_a_question_that_says_so(
         self, console: TestClient, session: Session, keyring: KeyRing
     ) -> None:
         case_id = _case(console, session)
         sign_in(console, make_person(session, keyring, role=Role.triager))
-        token = csrf_of(console.get(f"/admin/cases/{case_id}/refer").text)
-        console.post(f"/admin/cases/{case_id}/refer", data=_form(token, go="send"))
+        token = csrf_of(console.get(f"/admin/cases/{case_id}").text)
+        asked = console.post(
+            f"/admin/cases/{case_id}/implicated", data={"csrf_token": token, "body": "customs"}
+        )
+        assert "It holds no referral of this case." in asked.text
+        nothing = console.post(
+            f"/admin/cases/{case_id}/implicated", data={"csrf_token": token, "body": ""}
+        )
+        assert nothing.status_code == 422
+        assert "Choose the body to mark implicated." in nothing.text
+
+    def test_a_body_already_working_the_case_is_not_offered_again_and_says_why(
+        self, console: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        case_id, _token = _referred(console, session, keyring)
+        page = console.get(f"/admin/cases/{case_id}/refer").text
+        assert 'id="body-police-port-unit" name="body" value="police-port-unit" disabled' in page
+        assert "Already referred: this body holds a live referral of the case." in page
+        assert 'id="body-customs" name="body" value="customs" disabled' not in page
+
+    def test_a_failed_notice_shows_its_error_and_can_be_sent_again(
+        self, console: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        case_id, token = _referred(console, session, keyring)
         job = session.exec(select(OutboxJob)).first()
         assert job is not None
         job.status, job.attempts, job.last_error = "failed", 8, "connection refused"

@@ -392,9 +392,24 @@ class TestReferralEndToEnd:
             expect(triage_timeline).to_contain_text(OUTCOME)
             expect(notices.filter(has_text="delivered")).to_have_count(2)
 
+            # Marking a body implicated asks first; the question passes axe-core too.
+            asked = Checks(console)
+            for viewport in (DESKTOP, SMALL_PHONE):
+                console.set_viewport_size(viewport)
+                console.goto(case_url)
+                console.get_by_label("Mark a body implicated").select_option(label=BODY_NAME)
+                console.get_by_role("button", name="Mark implicated", exact=True).click()
+                expect(console.get_by_role("heading", level=1)).to_have_text(
+                    f"Mark {BODY_NAME} implicated?"
+                )
+                asked(f"implicated question at {viewport['width']} px")
+                console.get_by_role("link", name="Cancel").click()
+                expect(console).to_have_url(case_url)
+            console.set_viewport_size(DESKTOP)
+
             # Every console page of the story passes axe-core and fits 1280 and 360 px.
             referral_url = f"{portline.base_url}/admin/referrals/{referral}"
-            problems = _accessibility_problems(
+            problems = asked.problems + _accessibility_problems(
                 console,
                 [
                     ("queue", f"{portline.base_url}/admin/triage"),
