@@ -409,21 +409,25 @@ class TestReferralEndToEnd:
 
             # Every console page of the story passes axe-core and fits 1280 and 360 px.
             referral_url = f"{portline.base_url}/admin/referrals/{referral}"
-            problems = asked.problems + _accessibility_problems(
-                console,
-                [
-                    ("queue", f"{portline.base_url}/admin/triage"),
-                    ("case", case_url),
-                    ("refer form", f"{case_url}/refer"),
-                    ("dashboard", f"{portline.base_url}/admin/dashboard"),
-                    ("routing rules", f"{portline.base_url}/admin/rules"),
-                ],
-            ) + _accessibility_problems(
-                workspace,
-                [
-                    ("referrals", f"{portline.base_url}/admin/referrals"),
-                    ("referral", referral_url),
-                ],
+            problems = (
+                asked.problems
+                + _accessibility_problems(
+                    console,
+                    [
+                        ("queue", f"{portline.base_url}/admin/triage"),
+                        ("case", case_url),
+                        ("refer form", f"{case_url}/refer"),
+                        ("dashboard", f"{portline.base_url}/admin/dashboard"),
+                        ("routing rules", f"{portline.base_url}/admin/rules"),
+                    ],
+                )
+                + _accessibility_problems(
+                    workspace,
+                    [
+                        ("referrals", f"{portline.base_url}/admin/referrals"),
+                        ("referral", referral_url),
+                    ],
+                )
             )
             assert not problems, "\n".join(problems)
 
