@@ -126,12 +126,14 @@ def require(permission: Permission) -> Callable[..., Awaitable[Staff]]:
             )
         except Unauthorized:
             raise SignInRequired(N_("Please sign in.")) from None
+        # Known before any refusal: a refusal page still carries the navigation.
+        request.state.staff_session = current.staff_session
+        request.state.staff = current.staff
         if request.method not in SAFE_METHODS:
             sent = await _csrf_token_sent(request)
             if not sent or not secrets.compare_digest(sent, current.staff_session.csrf_token):
                 raise Forbidden(N_("This form has expired. Reload the page and try again."))
         staff_service.authorize(current.staff, permission)
-        request.state.staff_session = current.staff_session
         return current.staff
 
     dependency.portline_permission = permission  # type: ignore[attr-defined]

@@ -65,6 +65,7 @@ TABLES_OF_A_FULL_CASE = {
     "referral_event",
     "report",
     "report_exclusion",
+    "report_step",
     "submission",
 }
 

@@ -38,7 +38,14 @@ from api.referrals.models import (
     ReferralAttachment,
     ReferralEvent,
 )
-from api.reports.models import Attachment, Message, Report, ReportExclusion, Submission
+from api.reports.models import (
+    Attachment,
+    Message,
+    Report,
+    ReportExclusion,
+    ReportStep,
+    Submission,
+)
 from api.retention import notify, policy
 from api.retention.models import DIMENSIONS, PurgedCount, PurgedReceipt, PurgedReferral
 from api.triage.models import CaseNote
@@ -225,6 +232,7 @@ def _delete_rows(session: Session, case_id: int, report_ids: list[int]) -> dict[
         or_(col(CaseEntity.case_id) == case_id, col(CaseEntity.report_id).in_(report_ids)),
     )
     remove(Message, col(Message.report_id).in_(report_ids))
+    remove(ReportStep, col(ReportStep.report_id).in_(report_ids))
     remove(Attachment, col(Attachment.report_id).in_(report_ids))
     remove(Submission, col(Submission.report_id).in_(report_ids))
     remove(ReportExclusion, col(ReportExclusion.report_id).in_(report_ids))

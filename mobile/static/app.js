@@ -235,6 +235,8 @@ function review() {
   item("where").textContent = [option("port"), option("zone"), value("location_detail")].filter(Boolean).join(", ");
   item("when").textContent = (occurred === "date" ? value("occurred_on") : when[occurred] || "") +
     (field("occurred_approximate").checked ? ` (${when.approximately})` : "");
+  show($("[data-review-row=cargo_direction]", form), !$("[data-cargo-question]", form).hidden);
+  item("cargo_direction").textContent = choice("cargo_direction");
   item("narrative").textContent = field("narrative").value;
   item("photos").textContent = photos.length;
   item("identity").textContent = value("identity_mode") === "confidential"
@@ -380,6 +382,7 @@ if (enhanced) {
     else if (action.startsWith("edit:") && steps.includes(action.slice(5))) go(action.slice(5));
     else if (action === "next" && !complain(problems(step)) && index < steps.length - 1) go(steps[index + 1]);
   });
+  show($("[data-list-zones]", form), false); // the zones follow the port as it is chosen
   update();
 }
 

@@ -300,6 +300,19 @@ class TestNavigation:
         refused = console.get("/admin/staff")
         assert refused.status_code == 403
         assert "You cannot open this page" in refused.text
+        # The refusal keeps the person's navigation and the way to sign out.
+        assert links(refused.text) >= {"/admin/triage", "/admin/account"}
+        assert 'action="/admin/sign-out"' in refused.text
+
+    def test_a_missing_object_keeps_the_navigation(
+        self, console: TestClient, session: Session, keyring: KeyRing
+    ) -> None:
+        sign_in(console, make_person(session, keyring, role=Role.administrator))
+        missing = console.get("/admin/staff/999999/disable")
+        assert missing.status_code == 404
+        assert "Page not found" in missing.text
+        assert links(missing.text) >= {"/admin/staff", "/admin/account"}
+        assert 'action="/admin/sign-out"' in missing.text
 
     def test_each_role_sees_only_its_own_areas(
         self, console: TestClient, session: Session, keyring: KeyRing

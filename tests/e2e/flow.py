@@ -85,6 +85,11 @@ def fill_report(
 
     on_screen("where")
     page.get_by_label("Port", exact=True).select_option(label=PORT)
+    # Without the page's script the port's parts are listed once the page knows the port.
+    listing = page.get_by_role("button", name="List the parts of this port")
+    if listing.is_visible():
+        listing.click()
+        expect_step(page, 3)
     page.get_by_label("Part of the port (if you know)").select_option(label=ZONE)
     page.get_by_label("Exact place (optional)").fill(PLACE)
     radio(page, WHEN).check()
