@@ -43,7 +43,9 @@ class TestThePortsParts:
     ) -> None:
         page = _where_step(client)
         assert _offered_zones(page) == set()
-        assert 'value="edit:where" formnovalidate data-list-zones>List the parts of this port' in page
+        assert (
+            'value="edit:where" formnovalidate data-list-zones>List the parts of this port' in page
+        )
 
     def test_once_a_port_is_chosen_only_its_parts_are_offered(self, client: TestClient) -> None:
         page = _where_step(client, port="KVL")
