@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -41,6 +41,7 @@ router = APIRouter(route_class=ConsoleRoute)
 WIDTH = 340
 COLUMNS_HEIGHT = 200
 PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 34, 336, 8, 176
+ZERO_SHARE_HEIGHT = 2.0  # a measured 0 % is a sliver on the axis, not nothing
 AXIS_LABELS_Y = 194
 MOST_AXIS_LABELS = 6
 # Rows: a label of one or more lines above each bar.
@@ -85,6 +86,8 @@ class ColumnChart:
     bars: list[Bar]
     ticks: list[Tick]
     labels: list[AxisLabel]
+    # Weeks with nothing to measure, marked apart from a measured 0 (a share's chart).
+    gaps: list[AxisLabel] = field(default_factory=list)
     width: int = WIDTH
     height: int = COLUMNS_HEIGHT
     plot_left: int = PLOT_LEFT
@@ -165,15 +168,21 @@ def columns(breakdown: Breakdown, keys: tuple[str, ...] | None = None) -> Column
 
 
 def shares(acknowledgement: Acknowledgement) -> ColumnChart:
-    """The share acknowledged within 7 days, per week; weeks with nothing measured are empty."""
+    """The share acknowledged within 7 days, per week. A measured 0 % still shows a sliver
+    of a column; a week with nothing to measure has none, and a dash instead."""
     scale = (PLOT_BOTTOM - PLOT_TOP) / 100
     slot = (PLOT_RIGHT - PLOT_LEFT) / len(acknowledgement.weeks)
+    heights = {
+        index: max(week.share * 100 * scale, ZERO_SHARE_HEIGHT)
+        for index, week in enumerate(acknowledgement.weeks)
+        if week.share is not None
+    }
     bars = [
         Bar(
             x=round(PLOT_LEFT + slot * index + slot * 0.15, 2),
-            y=round(PLOT_BOTTOM - week.share * 100 * scale, 2),
+            y=round(PLOT_BOTTOM - heights[index], 2),
             width=round(slot * 0.7, 2),
-            height=round(week.share * 100 * scale, 2),
+            height=round(heights[index], 2),
             css="series-2",
             week=week.week,
             label="",
@@ -184,7 +193,14 @@ def shares(acknowledgement: Acknowledgement) -> ColumnChart:
         if week.share is not None
     ]
     ticks = [Tick(round(PLOT_BOTTOM - value * scale, 2), f"{value}%") for value in (0, 50, 100)]
-    return ColumnChart([], bars, ticks, _axis_labels([week.week for week in acknowledgement.weeks]))
+    gaps = [
+        AxisLabel(round(PLOT_LEFT + slot * index + slot / 2, 2), week.week)
+        for index, week in enumerate(acknowledgement.weeks)
+        if week.share is None
+    ]
+    return ColumnChart(
+        [], bars, ticks, _axis_labels([week.week for week in acknowledgement.weeks]), gaps
+    )
 
 
 def rows(breakdown: Breakdown, gettext: Gettext, *, with_group: bool = True) -> RowChart:

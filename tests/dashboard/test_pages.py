@@ -55,6 +55,16 @@ class TestDashboardPage:
         assert EMPTY not in words
         assert 'href="/admin/dashboard.csv"' in html
 
+    def test_weeks_with_nothing_to_measure_are_marked_and_not_drawn_as_zero(
+        self, client: TestClient, triager: TestClient
+    ) -> None:
+        post_report(client, report_payload())  # within its 7 days: not measured yet
+        html = triager.get("/admin/dashboard").text
+        chart = html[html.index('aria-labelledby="acknowledged-chart-title') :]
+        chart = chart[: chart.index("</svg>")]
+        assert '<rect class="bar' not in chart
+        assert chart.count("nothing to measure</title>") == 12  # the default 12 weeks
+
     def test_the_page_keeps_to_the_content_security_policy(
         self, client: TestClient, triager: TestClient
     ) -> None:
