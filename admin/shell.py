@@ -221,15 +221,10 @@ def error_page(
         request,
         "error.html",
         {"title": title, "message": message, "params": params or {}},
-        staff=_signed_in(request),
+        # The signed-in person's navigation, when the route checked who it is.
+        staff=getattr(request.state, "staff", None),
         status_code=status_code,
     )
-
-
-def _signed_in(request: Request) -> Staff | None:
-    """Who is signed in, for an error page's navigation, when the route checked it."""
-    known: Staff | None = getattr(request.state, "staff", None)
-    return known
 
 
 # Refusals as pages ----------------------------------------------------------------------------

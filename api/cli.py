@@ -58,7 +58,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
             "portline: demo --worker runs a worker beside the server: add --serve.", file=sys.stderr
         )
         return 2
-    address = f"http://{args.host}:{args.port}"
+    address = _listening_at(args)
     if args.serve and PUBLIC_URL_VARIABLE not in os.environ:
         # Unless told otherwise, the demo hands out links at the address it serves.
         os.environ[PUBLIC_URL_VARIABLE] = address
@@ -129,6 +129,11 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
                 worker.kill()
 
 
+def _listening_at(args: argparse.Namespace) -> str:
+    """The address ``serve`` (or ``demo --serve``) listens at, from its --host and --port."""
+    return f"http://{args.host}:{args.port}"
+
+
 def _end_with_parent() -> None:
     """In a child, before it runs: on Linux, end it with SIGTERM when its parent ends, even
     by a signal that leaves the parent no time to stop it (uvicorn ends a server stopped by
@@ -177,11 +182,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     metrics.prepare_multiprocess_dir(
         Path(chosen) if chosen else settings.data_dir / "metrics" / f"serve-{args.port}"
     )
-    address = f"http://{args.host}:{args.port}"
+    address = _listening_at(args)
     processes = "one process" if workers == 1 else f"{workers} processes"
     print(
         f"Portline is running at {address}/ in {processes} (API docs: /api/docs); links "
-        f"that leave the server start with {settings.public_url} (PORTLINE_PUBLIC_URL)."
+        f"that leave the server start with {settings.public_url} ({PUBLIC_URL_VARIABLE})."
     )
     if setup_token:
         # On the server's console only, never through logging: log lines may be shipped

@@ -208,8 +208,8 @@ def _body(session: Session, actor: Staff, code: str) -> Body:
 
 
 def live_references(*, session: Session, case_id: int, body_id: int) -> list[str]:
-    """The references of ``body``'s live referrals of the case (marking it implicated
-    withdraws them)."""
+    """The references of ``body``'s live referrals of the case: there is at most one (a
+    case is not referred twice to a body), and marking the body implicated withdraws it."""
     return list(
         session.exec(
             select(Referral.reference)
@@ -439,14 +439,7 @@ def _refuse(session: Session, case: Case, body: Body) -> None:
     refuse_if_forbidden(session=session, case_id=case.id, body_id=body.id)
     if case.status == CaseStatus.closed:
         raise Conflict(N_("A closed case cannot be referred. Reopen it first."))
-    live = session.exec(
-        select(Referral.id).where(
-            Referral.case_id == case.id,
-            Referral.body_id == body.id,
-            col(Referral.status).in_(LIVE_STATUSES),
-        )
-    ).first()
-    if live is not None:
+    if live_references(session=session, case_id=case.id, body_id=body.id):
         raise Conflict(N_("This case is already referred to this body."))
 
 
